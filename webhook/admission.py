@@ -1,0 +1,117 @@
+"""Pure: the one seam the server and the dry-run CLI share — an AdmissionReview in, a response out.
+
+``review(body, settings)`` parses the envelope (raising :class:`~webhook.review.InvalidReview` for
+a body with no answerable request: the server's 400), decides whether to mutate, works out the
+mesh context, runs the rules and builds the response in the request's apiVersion. Whatever happens
+after parsing, the result is a well-formed review:
+
+* skipped requests are allowed unchanged, with the reason recorded;
+* a pod whose shape we cannot read is allowed unchanged with a warning;
+* a rule that raises admits the pod unchanged with a warning, or denies it when
+  ``settings.on_rule_error == "deny"``; the error is returned for the caller to log with the uid;
+* when the deadline (from the apiserver's ``?timeout=``) passes, the pod is admitted unchanged.
+
+The pod inside ``body`` is edited in place while the rules run: callers that need the original
+afterwards pass a copy (the CLI does; the server owns a freshly parsed body).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from webhook.decision import Decision, pod_problem, should_mutate
+from webhook.engine import DeadlineExceeded, Mutation, RuleFailed, run_rules
+from webhook.mesh import MeshHint, detect
+from webhook.patch import PodEditor
+from webhook.review import AdmissionRequest, Outcome, allowed, denied, finalize, parse_review, patched
+from webhook.rules import SKIP_FIXES_ANNOTATION, RuleContext, default_rules
+from webhook.commalist import split_list
+from webhook.settings import Settings
+
+RULES = default_rules()
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """The response to send plus what happened, for logs, metrics and the dry-run explanation."""
+
+    response: dict[str, object]
+    request: AdmissionRequest
+    decision: Decision
+    outcome: str
+    """``patched``, ``unchanged``, ``skipped``, ``unreadable``, ``rule-error``, ``denied`` or ``deadline``."""
+    mutation: Mutation | None = None
+    error: str | None = None
+
+
+def resolve_hint(settings: Settings, namespace: str, path_hint: MeshHint | None) -> MeshHint:
+    """URL path first, then the namespace default, then the global default."""
+    if path_hint is not None and path_hint.mesh is not None:
+        return path_hint
+    return settings.namespace_hints.get(namespace) or settings.default_hint
+
+
+def review(
+    body: object,
+    settings: Settings,
+    *,
+    path_hint: MeshHint | None = None,
+    expired: Callable[[], bool] = lambda: False,
+) -> ReviewResult:
+    request = parse_review(body)
+    decision = should_mutate(request, settings.excluded_namespaces)
+    if not decision.mutate:
+        return _result(request, decision, "skipped", allowed())
+    pod = request.object
+    assert isinstance(pod, dict)  # should_mutate guarantees it
+    problem = pod_problem(pod)
+    if problem is not None:
+        warning = f"stsmesh: pod admitted unchanged: {problem}"
+        return _result(request, decision, "unreadable", allowed([warning]), error=problem)
+
+    namespace = request.namespace or _namespace_of(pod)
+    try:
+        mesh = detect(pod, resolve_hint(settings, namespace, path_hint))
+        annotations = pod.get("metadata", {}).get("annotations") or {}
+        ctx = RuleContext(
+            namespace=namespace,
+            statefulset=decision.statefulset,
+            ordinal=decision.ordinal,
+            mesh=mesh,
+            apps=settings.catalogue.match(pod),
+            skipped_fixes=frozenset(split_list(annotations.get(SKIP_FIXES_ANNOTATION))),
+        )
+        mutation = run_rules(PodEditor(pod), ctx, RULES, expired)
+    except DeadlineExceeded as exc:
+        warning = "stsmesh: pod admitted unchanged: the request's deadline passed"
+        return _result(request, decision, "deadline", allowed([warning]), error=str(exc))
+    except RuleFailed as exc:
+        if settings.on_rule_error == "deny":
+            message = f"stsmesh could not process this pod ({exc}); set stsmesh.io/skip: \"true\" to bypass"
+            return _result(request, decision, "denied", denied(message, code=500), error=str(exc))
+        warning = f"stsmesh: pod admitted unchanged: {exc}"
+        return _result(request, decision, "rule-error", allowed([warning]), error=str(exc))
+
+    warnings = [f"stsmesh: {c.summary}" for c in mutation.changes if c.fix != "explanation"]
+    warnings += [f"stsmesh: {w}" for w in mutation.warnings]
+    outcome = "patched" if mutation.patch else "unchanged"
+    return _result(request, decision, outcome, patched(mutation.patch, warnings), mutation=mutation)
+
+
+def _result(
+    request: AdmissionRequest,
+    decision: Decision,
+    outcome_name: str,
+    outcome: Outcome,
+    *,
+    mutation: Mutation | None = None,
+    error: str | None = None,
+) -> ReviewResult:
+    return ReviewResult(finalize(request, outcome), request, decision, outcome_name, mutation, error)
+
+
+def _namespace_of(pod: dict[str, object]) -> str:
+    metadata = pod.get("metadata")
+    value = metadata.get("namespace") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) else ""

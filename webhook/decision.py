@@ -1,0 +1,147 @@
+"""Pure: should stsmesh mutate this request? One predicate, a reason either way.
+
+Precedence — the first check that fails decides, and its reason is recorded:
+
+1. ``operation`` is ``CREATE`` (pods are fixed at creation; UPDATE/DELETE are never patched);
+2. the request is for core ``v1`` ``Pod`` on resource ``pods`` with no subresource;
+3. ``object`` is a JSON object (a pod we can read);
+4. the namespace is not excluded in settings (kube-system, kube-node-lease, our own);
+5. the pod does not opt out: annotation or label ``stsmesh.io/skip: "true"``;
+6. the pod is controlled by a StatefulSet: an ownerReference ``apps/v1`` ``StatefulSet`` with
+   ``controller: true``.
+
+Per-fix opt-outs (``stsmesh.io/skip-fixes``) do not stop the mutation; the rules honour them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from webhook.review import AdmissionRequest
+
+SKIP_ANNOTATION = "stsmesh.io/skip"
+TRUE_VALUES = frozenset({"true", "yes", "1", "on"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    mutate: bool
+    reason: str
+    """Machine-friendly reason (also a metrics label): ``statefulset-pod`` or ``not-<why>``."""
+    detail: str
+    statefulset: str = ""
+    ordinal: int | None = None
+
+
+def _skip(reason: str, detail: str) -> Decision:
+    return Decision(False, reason, detail)
+
+
+def should_mutate(request: AdmissionRequest, excluded_namespaces: Sequence[str]) -> Decision:
+    """Decide; see the module docstring for the precedence."""
+    if request.operation != "CREATE":
+        return _skip("not-create", f"operation {request.operation or '(none)'} is not CREATE")
+    kind = request.kind
+    if kind.get("kind") != "Pod" or kind.get("group", "") != "" or request.resource.get("resource", "pods") != "pods":
+        return _skip("not-pod", f"kind {kind.get('kind') or '(none)'} is not a core Pod")
+    if request.sub_resource:
+        return _skip("subresource", f"subresource {request.sub_resource} is not the pod itself")
+    pod = request.object
+    if not isinstance(pod, dict):
+        return _skip("no-object", "the request carries no pod object")
+    namespace = request.namespace or _meta_str(pod, "namespace")
+    if namespace in excluded_namespaces:
+        return _skip("excluded-namespace", f"namespace {namespace} is excluded")
+    if _opted_out(pod):
+        return _skip("opted-out", f"the pod sets {SKIP_ANNOTATION}")
+    owner = statefulset_owner(pod)
+    if owner is None:
+        return _skip("not-statefulset", "the pod is not controlled by a StatefulSet")
+    name = _meta_str(pod, "name") or request.name
+    return Decision(True, "statefulset-pod", f"pod of StatefulSet {owner}", owner, ordinal_of(name, owner))
+
+
+def statefulset_owner(pod: Mapping[str, Any]) -> str | None:
+    """Name of the controlling ``apps/v1`` StatefulSet, or None."""
+    metadata = pod.get("metadata")
+    refs = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    if not isinstance(refs, list):
+        return None
+    for ref in refs:
+        if (
+            isinstance(ref, Mapping)
+            and ref.get("controller") is True
+            and ref.get("kind") == "StatefulSet"
+            and ref.get("apiVersion") == "apps/v1"
+            and isinstance(ref.get("name"), str)
+            and ref["name"]
+        ):
+            name: str = ref["name"]
+            return name
+    return None
+
+
+def ordinal_of(pod_name: str, statefulset: str) -> int | None:
+    """``web-3`` of StatefulSet ``web`` → 3; None when the name does not follow the pattern."""
+    match = re.fullmatch(re.escape(statefulset) + r"-(\d+)", pod_name or "")
+    return int(match.group(1)) if match else None
+
+
+def _meta_str(pod: Mapping[str, Any], field: str) -> str:
+    metadata = pod.get("metadata")
+    value = metadata.get(field) if isinstance(metadata, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def _opted_out(pod: Mapping[str, Any]) -> bool:
+    metadata = pod.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return False
+    for field in ("annotations", "labels"):
+        values = metadata.get(field)
+        if isinstance(values, Mapping):
+            flag = values.get(SKIP_ANNOTATION)
+            if isinstance(flag, str) and flag.strip().lower() in TRUE_VALUES:
+                return True
+    return False
+
+
+def pod_problem(pod: Mapping[str, Any]) -> str | None:
+    """Why the pod's shape is not one we can safely edit, or None.
+
+    The apiserver sends typed, defaulted pods, so this only trips on hand-made or fuzzed input;
+    such a pod is admitted unchanged with a warning rather than patched on a guess.
+    """
+    metadata = pod.get("metadata", {})
+    if not isinstance(metadata, Mapping):
+        return "metadata is not an object"
+    for field in ("labels", "annotations"):
+        values = metadata.get(field, {})
+        if values is not None and not (
+            isinstance(values, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
+        ):
+            return f"metadata.{field} is not a map of strings"
+    spec = pod.get("spec")
+    if not isinstance(spec, Mapping):
+        return "spec is missing or not an object"
+    for list_name in ("containers", "initContainers"):
+        items = spec.get(list_name, [])
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            return f"spec.{list_name} is not a list"
+        for index, container in enumerate(items):
+            where = f"spec.{list_name}[{index}]"
+            if not isinstance(container, Mapping):
+                return f"{where} is not an object"
+            for field in ("env", "ports", "args", "command"):
+                value = container.get(field)
+                if value is not None and not isinstance(value, list):
+                    return f"{where}.{field} is not a list"
+            for entry_index, entry in enumerate(container.get("env") or []):
+                if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+                    return f"{where}.env[{entry_index}] has no name"
+    return None

@@ -1,0 +1,81 @@
+"""Pure: run the rules over a pod and collect the patch, the explanation and the warnings.
+
+The pod dict is edited in place through a :class:`~webhook.patch.PodEditor`, so the patch is the
+list of ops the rules made (O(changes)). When any fix changed the pod, the explanation annotation
+``stsmesh.io/applied`` lists the fix ids (merged with what an earlier invocation listed). Running
+again on the result changes nothing: every rule checks the desired state before it edits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from webhook.catalogue import AppMatch
+from webhook.mesh import MeshContext
+from webhook.patch import PodEditor
+from webhook.review import PatchOp
+from webhook.rules import APPLIED_ANNOTATION, Change, Note, Report, Rule, RuleContext
+from webhook.commalist import merged_names
+
+
+class DeadlineExceeded(Exception):
+    """The request's deadline passed between two rules."""
+
+
+class RuleFailed(Exception):
+    """A rule raised; ``rule`` names it and ``__cause__`` is the original exception."""
+
+    def __init__(self, rule: str, error: Exception) -> None:
+        super().__init__(f"rule {rule} failed: {type(error).__name__}: {error}")
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class Mutation:
+    patch: tuple[PatchOp, ...]
+    changes: tuple[Change, ...]
+    notes: tuple[Note, ...]
+    warnings: tuple[str, ...]
+    mesh: MeshContext
+    apps: tuple[AppMatch, ...]
+
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for change in self.changes:
+            seen.setdefault(change.fix, None)
+        return tuple(seen)
+
+
+def run_rules(
+    editor: PodEditor,
+    ctx: RuleContext,
+    rules: Sequence[Rule],
+    expired: Callable[[], bool] = lambda: False,
+) -> Mutation:
+    """Apply ``rules`` in order; raises RuleFailed or DeadlineExceeded."""
+    report = Report()
+    for rule in rules:
+        if expired():
+            raise DeadlineExceeded(f"deadline passed before rule {rule.name}")
+        try:
+            rule.apply(editor, ctx, report)
+        except Exception as exc:
+            raise RuleFailed(rule.name, exc) from exc
+    if report.changes:
+        fixes = list(dict.fromkeys(c.fix for c in report.changes))
+        current = editor.meta_map("annotations").get(APPLIED_ANNOTATION)
+        value = merged_names(current, fixes)
+        start = editor.checkpoint()
+        if value != current:
+            editor.set_meta("annotations", APPLIED_ANNOTATION, value)
+        report.record(editor, start, "explanation", f"{APPLIED_ANNOTATION}: {value}", "records which fixes stsmesh applied")
+    return Mutation(
+        patch=tuple(editor.ops),
+        changes=tuple(report.changes),
+        notes=tuple(report.notes),
+        warnings=tuple(report.warnings),
+        mesh=ctx.mesh,
+        apps=tuple(ctx.apps),
+    )

@@ -1,0 +1,176 @@
+"""Pure: turn what a user hands the dry-run (AdmissionReview, Pod or StatefulSet; YAML or JSON) into
+AdmissionReviews, exactly as the apiserver would send them for the pods a StatefulSet creates.
+
+For a StatefulSet the pod is built as its controller builds it (``pkg/controller/statefulset``
+``newVersionedStatefulSetPod``): name ``<set>-<ordinal>``, the template's labels plus
+``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index`` and
+``controller-revision-hash``, a controlling ownerReference, ``hostname`` and ``subdomain``
+(the governing Service), and one PVC volume per volumeClaimTemplate.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+REVIEW_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+UID_NAMESPACE = uuid.UUID("6f1c1a52-3c5e-4c1e-9d87-5a1b8a0e3b11")
+
+
+class InputError(ValueError):
+    """The file is not something the dry-run can read; the message says what it accepts."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One review to run, and where it came from (for the explanation)."""
+
+    source: str
+    review: dict[str, Any]
+
+
+def load_documents(text: str, origin: str) -> list[dict[str, Any]]:
+    """Every non-empty document in a YAML or JSON stream."""
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise InputError(f"{origin}: not valid YAML or JSON: {exc}") from exc
+    if not docs:
+        raise InputError(f"{origin}: no document found; give an AdmissionReview, a Pod or a StatefulSet")
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise InputError(f"{origin}: every document must be an object, found {type(doc).__name__}")
+    return docs
+
+
+def reviews_from(docs: list[dict[str, Any]], origin: str, ordinal: int = 0, namespace: str = "") -> tuple[list[Item], list[str]]:
+    """The reviews to run and the kinds that were skipped (e.g. the headless Service)."""
+    items: list[Item] = []
+    skipped: list[str] = []
+    for doc in _expand_lists(docs):
+        kind = doc.get("kind")
+        name = _name(doc)
+        if kind == "AdmissionReview" and doc.get("apiVersion") in REVIEW_API_VERSIONS:
+            items.append(Item(f"AdmissionReview {_review_name(doc)}", doc))
+        elif kind == "Pod":
+            items.append(Item(f"Pod {name}", pod_review(copy.deepcopy(doc), namespace)))
+        elif kind == "StatefulSet":
+            pod = pod_from_statefulset(doc, ordinal, namespace)
+            items.append(Item(f"StatefulSet {name} → pod {pod['metadata']['name']}", pod_review(pod, namespace)))
+        else:
+            skipped.append(f"{kind or 'document without kind'} {name}".strip())
+    if not items:
+        raise InputError(
+            f"{origin}: found no AdmissionReview, Pod or StatefulSet"
+            + (f" (only: {', '.join(skipped)})" if skipped else "")
+        )
+    return items, skipped
+
+
+def _expand_lists(docs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for doc in docs:
+        if doc.get("kind") == "List" or (isinstance(doc.get("kind"), str) and doc["kind"].endswith("List")):
+            for item in doc.get("items") or []:
+                if isinstance(item, dict):
+                    yield item
+        else:
+            yield doc
+
+
+def _name(doc: Mapping[str, Any]) -> str:
+    metadata = doc.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def _review_name(doc: Mapping[str, Any]) -> str:
+    request = doc.get("request")
+    if isinstance(request, Mapping):
+        obj = request.get("object")
+        if isinstance(obj, Mapping) and _name(obj):
+            return _name(obj)
+        if isinstance(request.get("name"), str):
+            return str(request["name"])
+    return ""
+
+
+def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int, namespace: str = "") -> dict[str, Any]:
+    """The pod the StatefulSet controller would create for ``ordinal``."""
+    if ordinal < 0:
+        raise InputError("--ordinal must be 0 or more")
+    metadata = sts.get("metadata") if isinstance(sts.get("metadata"), dict) else {}
+    set_name = metadata.get("name")
+    if not isinstance(set_name, str) or not set_name:
+        raise InputError("the StatefulSet has no metadata.name")
+    spec = sts.get("spec") if isinstance(sts.get("spec"), dict) else {}
+    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+    replicas = spec.get("replicas", 1)
+    if isinstance(replicas, int) and ordinal >= max(replicas, 1) and ordinal > 0:
+        raise InputError(f"--ordinal {ordinal} is past the StatefulSet's {replicas} replicas")
+    tmeta = copy.deepcopy(template.get("metadata")) if isinstance(template.get("metadata"), dict) else {}
+    pod_spec = copy.deepcopy(template.get("spec")) if isinstance(template.get("spec"), dict) else {}
+    name = f"{set_name}-{ordinal}"
+    ns = namespace or metadata.get("namespace") or "default"
+    labels = dict(tmeta.get("labels") or {})
+    labels["statefulset.kubernetes.io/pod-name"] = name
+    labels["apps.kubernetes.io/pod-index"] = str(ordinal)
+    labels.setdefault("controller-revision-hash", f"{set_name}-dryrun")
+    pod_meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels}
+    if tmeta.get("annotations"):
+        pod_meta["annotations"] = dict(tmeta["annotations"])
+    pod_meta["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "name": set_name,
+            "uid": str(metadata.get("uid") or uuid.uuid5(UID_NAMESPACE, f"{ns}/{set_name}")),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    pod_spec["hostname"] = name
+    if isinstance(spec.get("serviceName"), str) and spec["serviceName"]:
+        pod_spec["subdomain"] = spec["serviceName"]
+    claims = spec.get("volumeClaimTemplates") or []
+    if claims:
+        volumes = [v for v in pod_spec.get("volumes") or [] if isinstance(v, dict)]
+        taken = {v.get("name") for v in volumes}
+        for claim in claims:
+            claim_name = _name(claim)
+            if claim_name and claim_name not in taken:
+                volumes.append({"name": claim_name, "persistentVolumeClaim": {"claimName": f"{claim_name}-{name}"}})
+        pod_spec["volumes"] = volumes
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": pod_spec}
+
+
+def pod_review(pod: dict[str, Any], namespace: str = "") -> dict[str, Any]:
+    """An ``admission.k8s.io/v1`` CREATE review for ``pod``, as the apiserver sends it."""
+    metadata = pod.setdefault("metadata", {}) if isinstance(pod.get("metadata", {}), dict) else {}
+    ns = namespace or metadata.get("namespace") or "default"
+    name = metadata.get("name") or ""
+    gvk = {"group": "", "version": "v1", "kind": "Pod"}
+    gvr = {"group": "", "version": "v1", "resource": "pods"}
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid5(UID_NAMESPACE, f"{ns}/{name}")),
+            "kind": gvk,
+            "resource": gvr,
+            "requestKind": gvk,
+            "requestResource": gvr,
+            "name": name,
+            "namespace": ns,
+            "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:kube-system:statefulset-controller"},
+            "object": pod,
+            "oldObject": None,
+            "dryRun": False,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+        },
+    }

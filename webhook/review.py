@@ -1,0 +1,165 @@
+"""Pure: the AdmissionReview wire format, its parsing and response building. No I/O.
+
+Two error channels, decided here and nowhere else:
+
+* a body that is not an AdmissionReview we can answer (not an object, unknown apiVersion or kind,
+  no ``request``, no ``uid``) raises :class:`InvalidReview`; the server turns it into HTTP 400 with
+  the message, because without a uid there is no well-formed review to answer with;
+* everything else gets a well-formed AdmissionReview built by :func:`finalize`, in the same
+  apiVersion the request came in (``admission.k8s.io/v1`` or ``v1beta1``), echoing the uid.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+import orjson
+
+SUPPORTED_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+
+
+class PatchOp(TypedDict, total=False):
+    """One RFC 6902 operation. We only emit ``add`` and ``replace``."""
+
+    op: str
+    path: str
+    value: Any
+
+
+class Status(TypedDict, total=False):
+    code: int
+    message: str
+
+
+class InvalidReview(ValueError):
+    """The body is not an AdmissionReview we can answer; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    """The parts of ``request`` the core reads; ``raw`` keeps the whole request dict."""
+
+    api_version: str
+    uid: str
+    operation: str
+    kind: Mapping[str, Any]
+    resource: Mapping[str, Any]
+    sub_resource: str
+    namespace: str
+    name: str
+    dry_run: bool
+    object: Any
+    raw: Mapping[str, Any] = field(repr=False)
+
+
+def parse_review(body: object) -> AdmissionRequest:
+    """Validate the envelope of an AdmissionReview and return its request.
+
+    Only the envelope is checked here: the pod inside ``request.object`` may be anything, and the
+    decision and rules cope with that (a pod we cannot understand is admitted unchanged).
+    """
+    if not isinstance(body, dict):
+        raise InvalidReview("body must be a JSON object (an AdmissionReview)")
+    api_version = body.get("apiVersion")
+    if api_version not in SUPPORTED_API_VERSIONS:
+        raise InvalidReview(
+            f"apiVersion must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}"
+        )
+    if body.get("kind") != "AdmissionReview":
+        raise InvalidReview(f"kind must be AdmissionReview, got {body.get('kind')!r}")
+    request = body.get("request")
+    if not isinstance(request, dict):
+        raise InvalidReview("request is missing or not an object")
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise InvalidReview("request.uid is missing or not a non-empty string")
+    kind = request.get("kind")
+    resource = request.get("resource")
+    return AdmissionRequest(
+        api_version=api_version,
+        uid=uid,
+        operation=_str(request.get("operation")),
+        kind=kind if isinstance(kind, dict) else {},
+        resource=resource if isinstance(resource, dict) else {},
+        sub_resource=_str(request.get("subResource")),
+        namespace=_str(request.get("namespace")),
+        name=_str(request.get("name")),
+        dry_run=request.get("dryRun") is True,
+        object=request.get("object"),
+        raw=request,
+    )
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the core decided; :func:`finalize` turns it into the wire response."""
+
+    allowed: bool = True
+    patch: Sequence[PatchOp] = ()
+    warnings: Sequence[str] = ()
+    status: Status | None = None
+    audit_annotations: Mapping[str, str] | None = None
+
+
+def allowed(warnings: Sequence[str] = ()) -> Outcome:
+    """Admit unchanged."""
+    return Outcome(warnings=tuple(warnings))
+
+
+def patched(patch: Sequence[PatchOp], warnings: Sequence[str] = ()) -> Outcome:
+    """Admit with a JSONPatch (an empty patch means unchanged)."""
+    return Outcome(patch=tuple(patch), warnings=tuple(warnings))
+
+
+def denied(message: str, code: int = 403, warnings: Sequence[str] = ()) -> Outcome:
+    """Reject with a status the user sees."""
+    return Outcome(allowed=False, status={"code": code, "message": message}, warnings=tuple(warnings))
+
+
+# The apiserver truncates long warnings and caps their total size; keep each one short and readable.
+MAX_WARNING_CHARS = 240
+MAX_WARNINGS = 20
+
+
+def finalize(request: AdmissionRequest, outcome: Outcome) -> dict[str, Any]:
+    """The one place a response is built: echo apiVersion, kind and uid; base64 the patch.
+
+    ``patch`` and ``patchType`` are set together and only when the patch is non-empty.
+    """
+    response: dict[str, Any] = {"uid": request.uid, "allowed": outcome.allowed}
+    if outcome.allowed and outcome.patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(orjson.dumps(list(outcome.patch))).decode("ascii")
+    if outcome.status is not None:
+        response["status"] = dict(outcome.status)
+    if outcome.warnings:
+        response["warnings"] = [_clip(w) for w in outcome.warnings[:MAX_WARNINGS]]
+    if outcome.audit_annotations:
+        response["auditAnnotations"] = dict(outcome.audit_annotations)
+    return {"apiVersion": request.api_version, "kind": "AdmissionReview", "response": response}
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_WARNING_CHARS else text[: MAX_WARNING_CHARS - 1] + "…"
+
+
+def decode_patch(response_review: Mapping[str, Any]) -> list[PatchOp]:
+    """The JSONPatch carried by a response review, decoded (empty when there is none)."""
+    response = response_review.get("response") or {}
+    encoded = response.get("patch") if isinstance(response, dict) else None
+    if not encoded:
+        return []
+    ops: list[PatchOp] = orjson.loads(base64.b64decode(encoded))
+    return ops

@@ -1,0 +1,96 @@
+"""Pure: the rule contract, the context rules read, and the report they write.
+
+A rule is a small named function ``(editor, ctx, report) -> None``. It edits the pod only through
+the :class:`~webhook.patch.PodEditor` (which records the JSONPatch ops), and tells the report what
+it changed and why (:meth:`Report.record`), what it found already in place (:meth:`Report.note`)
+and what the user should know (:meth:`Report.warn`). Rules never raise on odd pods on purpose;
+if one does, the engine admits the pod unchanged with a warning (see ``webhook.engine``).
+
+Families, one module each: ``identity`` (pod identity labels), ``app_config`` (bind/advertise
+settings from the catalogue), ``mesh_ports`` (port exclusions and opaque ports, merged into mesh
+annotations or the injected init container), ``startup`` (hold the app until the proxy is ready).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from webhook.catalogue import AppMatch
+from webhook.mesh import MeshContext
+from webhook.patch import PodEditor
+from webhook.review import PatchOp
+
+SKIP_FIXES_ANNOTATION = "stsmesh.io/skip-fixes"
+APPLIED_ANNOTATION = "stsmesh.io/applied"
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What every rule may read besides the pod."""
+
+    namespace: str
+    statefulset: str
+    ordinal: int | None
+    mesh: MeshContext
+    apps: Sequence[AppMatch]
+    skipped_fixes: frozenset[str] = frozenset()
+
+    def allows(self, fix_id: str, family: str) -> bool:
+        """Per-fix opt-out: the annotation lists fix ids or family names (or ``all``)."""
+        return not ({fix_id, family, "all"} & self.skipped_fixes)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One fix that changed the pod, with the ops it produced."""
+
+    fix: str
+    summary: str
+    why: str
+    ops: tuple[PatchOp, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A fix that needed no change (or was skipped), and why."""
+
+    fix: str
+    message: str
+
+
+@dataclass
+class Report:
+    changes: list[Change] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def record(self, editor: PodEditor, since: int, fix: str, summary: str, why: str) -> bool:
+        """Record the ops made since checkpoint ``since`` as one change; False if there were none."""
+        ops = tuple(editor.ops[since:])
+        if not ops:
+            return False
+        self.changes.append(Change(fix, summary, why, ops))
+        return True
+
+    def note(self, fix: str, message: str) -> None:
+        self.notes.append(Note(fix, message))
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    family: str
+    apply: Callable[[PodEditor, RuleContext, Report], None]
+    doc: str = ""
+
+
+def default_rules() -> tuple[Rule, ...]:
+    """The rules in the order they run."""
+    from webhook.rules import app_config, identity, mesh_ports, startup
+
+    return (identity.RULE, app_config.RULE, mesh_ports.RULE, startup.RULE)

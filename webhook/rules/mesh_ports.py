@@ -1,0 +1,227 @@
+"""Pure rule family: mesh port exclusions and opaque ports, merged and never overwritten.
+
+Port exclusions are the fallback for apps that cannot bind all interfaces. Before injection they go
+into the mesh's annotations, merged into any list already there (deduplicated, order kept):
+
+* Istio: ``traffic.sidecar.istio.io/excludeInboundPorts`` and ``excludeOutboundPorts``. An explicit
+  ``includeInboundPorts`` list makes exclusions moot (istio-iptables applies ``-d`` only with
+  ``-b "*"``), so our ports are removed from such a list instead.
+* Linkerd: ``config.linkerd.io/skip-inbound-ports`` / ``skip-outbound-ports`` (ranges understood).
+
+After injection the annotations are too late unless a CNI plugin reads them at sandbox set-up, so
+the injected ``istio-init`` (``-d``/``-o``/``-b``) or ``linkerd-init``
+(``--inbound-ports-to-ignore``/``--outbound-ports-to-ignore``) arguments are patched to match. The
+proxy containers themselves are never touched.
+
+Opaque ports (Linkerd only): ``config.linkerd.io/opaque-ports`` *replaces* Linkerd's default list,
+so when we create it we carry over the defaults that match the pod's ports, as the injector would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from webhook.catalogue import AppMatch, Fix
+from webhook.commalist import covers, merged_ports, split_list
+from webhook.mesh import MeshContext, Version, format_version, parse_version
+from webhook.patch import ContainerRef, PodEditor
+from webhook.rules import Report, Rule, RuleContext
+
+ISTIO_EXCLUDE_IN = "traffic.sidecar.istio.io/excludeInboundPorts"
+ISTIO_INCLUDE_IN = "traffic.sidecar.istio.io/includeInboundPorts"
+ISTIO_EXCLUDE_OUT = "traffic.sidecar.istio.io/excludeOutboundPorts"
+LINKERD_SKIP_IN = "config.linkerd.io/skip-inbound-ports"
+LINKERD_SKIP_OUT = "config.linkerd.io/skip-outbound-ports"
+LINKERD_OPAQUE = "config.linkerd.io/opaque-ports"
+
+LINKERD_DEFAULT_OPAQUE_210 = (25, 443, 587, 3306, 5432, 11211)
+LINKERD_DEFAULT_OPAQUE_211 = (25, 587, 3306, 4444, 5432, 6379, 9300, 11211)
+
+
+# --- the rule -------------------------------------------------------------------------------------
+
+
+def apply_mesh_ports(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
+    mesh = ctx.mesh
+    for match in ctx.apps:
+        for fix in match.app.fixes:
+            if fix.kind == "skip_ports":
+                if not ctx.allows(fix.id, "ports"):
+                    report.note(fix.id, "skipped: the pod opts out of this fix")
+                elif mesh.mesh == "unknown":
+                    report.warn(
+                        f"{fix.id}: port exclusions not applied because the mesh is unknown; "
+                        "configure it (--mesh, --namespace-mesh or the /mutate/<mesh> path)"
+                    )
+                elif mesh.mesh in ("istio", "linkerd"):
+                    if mesh.inbound in fix.inbound:
+                        _skip_ports(editor, ctx, match, fix, report)
+                    else:
+                        report.note(fix.id, f"not needed: {mesh.label} forwards inbound traffic to the pod IP")
+            elif fix.kind == "opaque_ports" and mesh.mesh == "linkerd":
+                if ctx.allows(fix.id, "ports"):
+                    _opaque_ports(editor, mesh, match, fix, report)
+                else:
+                    report.note(fix.id, "skipped: the pod opts out of this fix")
+
+
+def _ports_for(editor: PodEditor, match: AppMatch, fix: Fix, direction: str) -> list[int]:
+    ports = list(fix.params.get(direction) or [])
+    ref = ContainerRef(match.list_name, match.index)  # type: ignore[arg-type]
+    for name in fix.params.get("from_env") or []:
+        found = editor.env_value(ref, name)
+        value = found[1].get("value") if found else None
+        if isinstance(value, str) and value.strip().isdigit() and 0 < int(value) < 65536:
+            if int(value) not in ports:
+                ports.append(int(value))
+    return ports
+
+
+def _skip_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, report: Report) -> None:
+    inbound = _ports_for(editor, match, fix, "inbound")
+    outbound = _ports_for(editor, match, fix, "outbound")
+    mesh = ctx.mesh
+    start = editor.checkpoint()
+    annotations = editor.meta_map("annotations")
+    if mesh.mesh == "istio":
+        include = annotations.get(ISTIO_INCLUDE_IN)
+        include_items = split_list(include)
+        if inbound and isinstance(include, str) and include.strip() != "*":
+            kept = [i for i in include_items if not any(covers([i], p) for p in inbound)]
+            if kept != include_items:
+                editor.set_meta("annotations", ISTIO_INCLUDE_IN, ",".join(kept))
+        elif inbound:
+            _set_merged_ports(editor, ISTIO_EXCLUDE_IN, inbound)
+        if outbound:
+            _set_merged_ports(editor, ISTIO_EXCLUDE_OUT, outbound)
+    else:
+        if inbound:
+            _set_merged_ports(editor, LINKERD_SKIP_IN, inbound)
+        if outbound:
+            _set_merged_ports(editor, LINKERD_SKIP_OUT, outbound)
+    if mesh.injected and mesh.redirect_init is not None:
+        _patch_redirect_init(editor, mesh, inbound, outbound, report, fix)
+    elif mesh.injected and not mesh.cni:
+        report.warn(f"{fix.id}: the proxy is already injected and no redirect init container was found")
+    where = "the injected init container and annotations" if mesh.injected and mesh.redirect_init else "mesh annotations"
+    summary = f"ports in {_fmt(inbound)} / out {_fmt(outbound)} bypass the proxy ({where})"
+    if not report.record(editor, start, fix.id, summary, fix.why):
+        report.note(fix.id, f"ports in {_fmt(inbound)} / out {_fmt(outbound)} already bypass the proxy")
+
+
+def _fmt(ports: Sequence[int]) -> str:
+    return ",".join(map(str, ports)) or "-"
+
+
+def _set_merged_ports(editor: PodEditor, key: str, ports: Sequence[int]) -> None:
+    current = editor.meta_map("annotations").get(key)
+    value = merged_ports(current, ports)
+    if value != current:
+        editor.set_meta("annotations", key, value)
+
+
+# --- injected init containers ---------------------------------------------------------------------
+
+ISTIO_FLAGS = {"in": "-d", "out": "-o", "include": "-b"}
+LINKERD_FLAGS = {"in": "--inbound-ports-to-ignore", "out": "--outbound-ports-to-ignore"}
+
+
+def _patch_redirect_init(
+    editor: PodEditor, mesh: MeshContext, inbound: list[int], outbound: list[int], report: Report, fix: Fix
+) -> None:
+    assert mesh.redirect_init is not None
+    ref = ContainerRef(mesh.redirect_init.list_name, mesh.redirect_init.index)  # type: ignore[arg-type]
+    container = editor.container(ref)
+    field = "args" if isinstance(container.get("args"), list) else "command"
+    if not isinstance(container.get(field), list):
+        report.warn(f"{fix.id}: cannot read the arguments of the injected init container; restart the pod")
+        return
+    flags = ISTIO_FLAGS if mesh.mesh == "istio" else LINKERD_FLAGS
+    if mesh.mesh == "istio" and inbound:
+        include = _flag_value(container[field], flags["include"])
+        if include is not None and include[1].strip() != "*":
+            items = split_list(include[1])
+            kept = [i for i in items if not any(covers([i], p) for p in inbound)]
+            if kept != items:
+                _set_flag(editor, ref, field, flags["include"], ",".join(kept))
+            inbound = []
+    if inbound:
+        _merge_flag(editor, ref, field, flags["in"], inbound)
+    if outbound:
+        _merge_flag(editor, ref, field, flags["out"], outbound)
+
+
+def _flag_value(items: list[Any], flag: str) -> tuple[int, str] | None:
+    """Index of the value item (or of a ``flag=value`` item) and the value."""
+    for index, item in enumerate(items):
+        if item == flag and index + 1 < len(items) and isinstance(items[index + 1], str):
+            return index + 1, items[index + 1]
+        if isinstance(item, str) and item.startswith(flag + "="):
+            return index, item[len(flag) + 1 :]
+    return None
+
+
+def _set_flag(editor: PodEditor, ref: ContainerRef, field: str, flag: str, value: str) -> None:
+    items = editor.container(ref)[field]
+    found = _flag_value(items, flag)
+    if found is None:
+        editor.append_list_item(ref, field, flag)
+        editor.append_list_item(ref, field, value)
+        return
+    index, _ = found
+    joined = isinstance(items[index], str) and items[index].startswith(flag + "=")
+    editor.set_list_item(ref, field, index, f"{flag}={value}" if joined else value)
+
+
+def _merge_flag(editor: PodEditor, ref: ContainerRef, field: str, flag: str, ports: Sequence[int]) -> None:
+    found = _flag_value(editor.container(ref)[field], flag)
+    current = found[1].strip('"') if found else ""
+    value = merged_ports(current, ports)
+    if value != current:
+        _set_flag(editor, ref, field, flag, value)
+
+
+# --- Linkerd opaque ports -------------------------------------------------------------------------
+
+
+def linkerd_default_opaque(version: Version | None) -> tuple[int, ...]:
+    return LINKERD_DEFAULT_OPAQUE_211 if version is None or version >= (2, 11) else LINKERD_DEFAULT_OPAQUE_210
+
+
+def _opaque_ports(editor: PodEditor, mesh: MeshContext, match: AppMatch, fix: Fix, report: Report) -> None:
+    ports: list[int] = list(fix.params["ports"])
+    before = parse_version(fix.params.get("linkerd_before"))
+    annotations = editor.meta_map("annotations")
+    current = annotations.get(LINKERD_OPAQUE)
+    needed_by_version = mesh.version is None or before is None or mesh.version < before
+    if current is None and not needed_by_version:
+        report.note(fix.id, f"not needed: {_fmt(ports)} is opaque by default on Linkerd {format_version(mesh.version)}")
+        return
+    if current is None:
+        pod_ports = _pod_ports(editor)
+        defaults = [p for p in linkerd_default_opaque(mesh.version) if p in pod_ports]
+        value = merged_ports(",".join(map(str, defaults)), ports)
+    else:
+        value = merged_ports(current, ports)
+    start = editor.checkpoint()
+    if value != current:
+        editor.set_meta("annotations", LINKERD_OPAQUE, value)
+    why = fix.why + (" The annotation replaces Linkerd's defaults, so the ones this pod uses are kept." if current is None else "")
+    if not report.record(editor, start, fix.id, f"{LINKERD_OPAQUE} includes {_fmt(ports)}", why):
+        report.note(fix.id, f"{_fmt(ports)} already opaque")
+    if mesh.injected and mesh.version is not None and mesh.version < (2, 11):
+        report.warn(f"{fix.id}: the Linkerd proxy was injected before this annotation; restart the pod to apply it")
+
+
+def _pod_ports(editor: PodEditor) -> set[int]:
+    found: set[int] = set()
+    for _, container in editor.containers("containers"):
+        ports = container.get("ports")
+        for port in ports if isinstance(ports, list) else []:
+            if isinstance(port, dict) and isinstance(port.get("containerPort"), int):
+                found.add(port["containerPort"])
+    return found
+
+
+RULE = Rule("mesh-ports", "ports", apply_mesh_ports, __doc__ or "")

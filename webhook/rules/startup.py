@@ -1,0 +1,131 @@
+"""Pure rule family: start-up ordering — the app waits until its proxy is ready.
+
+Apps that dial their peers (or the Kubernetes API) as soon as they start fail when the proxy is
+not up yet. For apps whose catalogue entry asks for it:
+
+* Istio (1.7+): ``holdApplicationUntilProxyStarts: true`` merged into the pod's
+  ``proxy.istio.io/config`` (other keys kept; an explicit ``false`` is respected with a warning).
+  After injection the annotation is too late; we check whether the injector already held the app
+  (proxy first with a postStart hook, or a native sidecar) and warn if not.
+* Linkerd: ``config.linkerd.io/proxy-await`` is on by default from 2.11; before that it does not
+  exist (warn); with the version unknown we set ``enabled`` (harmless where it is the default).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from webhook.mesh import ISTIO_PROXY, LINKERD_PROXY, MeshContext
+from webhook.patch import PodEditor
+from webhook.rules import Report, Rule, RuleContext
+
+ISTIO_PROXY_CONFIG = "proxy.istio.io/config"
+HOLD_KEY = "holdApplicationUntilProxyStarts"
+LINKERD_AWAIT = "config.linkerd.io/proxy-await"
+
+
+def apply_startup(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
+    mesh = ctx.mesh
+    if mesh.mesh not in ("istio", "linkerd"):
+        return
+    wanting = [(m, f) for m in ctx.apps for f in m.app.fixes if f.kind == "hold"]
+    for match, fix in wanting:
+        if not ctx.allows(fix.id, "hold"):
+            report.note(fix.id, "skipped: the pod opts out of this fix")
+            wanting = [(m, f) for m, f in wanting if f.id != fix.id]
+    if not wanting:
+        return
+    fix_id = wanting[0][1].id
+    why = wanting[0][1].why
+    apps = ", ".join(sorted({m.app.app for m, _ in wanting}))
+    if mesh.mesh == "istio":
+        _istio_hold(editor, mesh, fix_id, why, apps, report)
+    else:
+        _linkerd_await(editor, mesh, fix_id, why, report)
+
+
+def _istio_hold(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, apps: str, report: Report) -> None:
+    if mesh.injected:
+        if _istio_already_holds(editor):
+            report.note(fix_id, "the injected proxy already holds the app until it is ready")
+        else:
+            report.warn(
+                f"{fix_id}: Istio injected before stsmesh ran, so {apps} may start before its proxy; "
+                "check the webhook order (stsmesh must sort first) and restart the pod"
+            )
+        return
+    current = editor.meta_map("annotations").get(ISTIO_PROXY_CONFIG)
+    config = _parse_proxy_config(current)
+    if config is None:
+        report.warn(f"{fix_id}: {ISTIO_PROXY_CONFIG} is not a YAML/JSON mapping; left as is")
+        return
+    if config.get(HOLD_KEY) is True:
+        report.note(fix_id, f"{ISTIO_PROXY_CONFIG} already holds the app until the proxy starts")
+        return
+    if HOLD_KEY in config:
+        report.warn(f"{fix_id}: the pod sets {HOLD_KEY}: {config[HOLD_KEY]!r}; respected, but {apps} may fail at start")
+        return
+    config[HOLD_KEY] = True
+    start = editor.checkpoint()
+    editor.set_meta("annotations", ISTIO_PROXY_CONFIG, _dump_proxy_config(current, config))
+    report.record(editor, start, fix_id, f"{ISTIO_PROXY_CONFIG}: {HOLD_KEY}: true (merged)", why)
+
+
+def _parse_proxy_config(text: object) -> dict[str, Any] | None:
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return {}
+    if not isinstance(text, str):
+        return None
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if value is None:
+        return {}
+    return value if isinstance(value, dict) else None
+
+
+def _dump_proxy_config(original: object, config: dict[str, Any]) -> str:
+    if not isinstance(original, str) or not original.strip() or original.lstrip().startswith("{"):
+        return json.dumps(config, separators=(",", ":"))
+    dumped: str = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    return dumped
+
+
+def _istio_already_holds(editor: PodEditor) -> bool:
+    for ref, container in editor.containers("initContainers"):
+        if container.get("name") == ISTIO_PROXY and container.get("restartPolicy") == "Always":
+            return True  # native sidecar: starts (and is probed) before the app containers
+    containers = editor.containers("containers")
+    if containers and containers[0][1].get("name") == ISTIO_PROXY:
+        lifecycle = containers[0][1].get("lifecycle")
+        return isinstance(lifecycle, dict) and "postStart" in lifecycle
+    return False
+
+
+def _linkerd_await(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, report: Report) -> None:
+    current = editor.meta_map("annotations").get(LINKERD_AWAIT)
+    if current == "disabled":
+        report.warn(f"{fix_id}: the pod sets {LINKERD_AWAIT}: disabled; respected, but the app may fail at start")
+        return
+    if current == "enabled":
+        report.note(fix_id, f"{LINKERD_AWAIT} is already enabled")
+        return
+    if mesh.version is not None and mesh.version >= (2, 11):
+        report.note(fix_id, "not needed: Linkerd 2.11+ awaits the proxy by default")
+        return
+    if mesh.version is not None:
+        report.warn(f"{fix_id}: Linkerd {mesh.version[0]}.{mesh.version[1]} cannot hold the app until the proxy is ready")
+        return
+    if any(c.get("name") == LINKERD_PROXY for _, c in editor.containers("containers")):
+        report.note(fix_id, "the proxy is already injected; proxy-await is decided at injection")
+        return
+    start = editor.checkpoint()
+    editor.set_meta("annotations", LINKERD_AWAIT, "enabled")
+    report.record(editor, start, fix_id, f"{LINKERD_AWAIT}: enabled", why)
+
+
+RULE = Rule("startup-ordering", "hold", apply_startup, __doc__ or "")

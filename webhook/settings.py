@@ -1,0 +1,148 @@
+"""Pure: every setting of stsmesh, with its default, in one frozen dataclass.
+
+Settings come from flags and environment variables (``STSMESH_*``, see :data:`ENV_VARS`); the CLI
+edge reads them and calls :func:`from_env` / builds a :class:`Settings`. Nothing here reads the
+environment or the disk by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+from webhook.catalogue import Catalogue, builtin_catalogue
+from webhook.mesh import MeshHint
+
+RuleErrorPolicy = Literal["allow", "deny"]
+
+DEFAULT_EXCLUDED_NAMESPACES = ("kube-system", "kube-node-lease")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings. Each field says its default, flag and environment variable."""
+
+    host: str = "0.0.0.0"
+    """Address to listen on. ``--host`` / ``STSMESH_HOST``."""
+
+    port: int = 8443
+    """TLS port. ``--port`` / ``STSMESH_PORT``."""
+
+    cert_file: str = ""
+    """Serving certificate (PEM). Empty: a throwaway self-signed one for 127.0.0.1.
+    ``--cert-file`` / ``STSMESH_CERT_FILE``."""
+
+    key_file: str = ""
+    """Serving key (PEM). ``--key-file`` / ``STSMESH_KEY_FILE``."""
+
+    cert_reload_seconds: float = 10.0
+    """How often the cert/key files are checked for change. ``STSMESH_CERT_RELOAD_SECONDS``."""
+
+    max_body_bytes: int = 7 * 1024 * 1024
+    """Request cap: two 3 MiB objects plus envelope, as controller-runtime reasons. 413 above it.
+    ``STSMESH_MAX_BODY_BYTES``."""
+
+    keepalive_timeout: float = 120.0
+    """Idle keep-alive timeout; above the apiserver's 90 s so the apiserver always closes first.
+    ``STSMESH_KEEPALIVE_TIMEOUT``."""
+
+    shutdown_drain_seconds: float = 5.0
+    """After SIGTERM, readiness fails at once and the server keeps serving this long so endpoints
+    propagate, then stops accepting and finishes in-flight requests. ``STSMESH_SHUTDOWN_DRAIN_SECONDS``."""
+
+    deadline_margin_seconds: float = 0.5
+    """Answer this long before the apiserver's ``?timeout=`` expires. ``STSMESH_DEADLINE_MARGIN_SECONDS``."""
+
+    on_rule_error: RuleErrorPolicy = "allow"
+    """When a rule raises: ``allow`` admits the pod unchanged with a warning; ``deny`` rejects it.
+    ``--on-rule-error`` / ``STSMESH_ON_RULE_ERROR``."""
+
+    default_hint: MeshHint = field(default_factory=MeshHint)
+    """Mesh assumed when the pod carries no evidence and the URL path names none.
+    ``--mesh`` / ``--mesh-version`` / ``STSMESH_MESH`` / ``STSMESH_MESH_VERSION``."""
+
+    namespace_hints: Mapping[str, MeshHint] = field(default_factory=dict)
+    """Per-namespace defaults, ``ns=mesh[:version]`` comma list. ``--namespace-mesh`` /
+    ``STSMESH_NAMESPACE_MESH``."""
+
+    excluded_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED_NAMESPACES
+    """Never mutated, even if the webhook configuration lets a request through (defence in depth).
+    ``STSMESH_EXCLUDED_NAMESPACES``."""
+
+    catalogue: Catalogue = field(default_factory=builtin_catalogue)
+    """The app catalogue: the shipped YAML plus ``--catalogue FILE`` overrides."""
+
+    log_format: Literal["text", "json"] = "text"
+    """``--log-format`` / ``STSMESH_LOG_FORMAT``."""
+
+    log_level: str = "INFO"
+    """``--log-level`` / ``STSMESH_LOG_LEVEL``."""
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+ENV_VARS: Mapping[str, str] = {
+    "host": "STSMESH_HOST",
+    "port": "STSMESH_PORT",
+    "cert_file": "STSMESH_CERT_FILE",
+    "key_file": "STSMESH_KEY_FILE",
+    "cert_reload_seconds": "STSMESH_CERT_RELOAD_SECONDS",
+    "max_body_bytes": "STSMESH_MAX_BODY_BYTES",
+    "keepalive_timeout": "STSMESH_KEEPALIVE_TIMEOUT",
+    "shutdown_drain_seconds": "STSMESH_SHUTDOWN_DRAIN_SECONDS",
+    "deadline_margin_seconds": "STSMESH_DEADLINE_MARGIN_SECONDS",
+    "on_rule_error": "STSMESH_ON_RULE_ERROR",
+    "excluded_namespaces": "STSMESH_EXCLUDED_NAMESPACES",
+    "log_format": "STSMESH_LOG_FORMAT",
+    "log_level": "STSMESH_LOG_LEVEL",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the setting and what it accepts."""
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Typed values for every ``STSMESH_*`` variable present in ``environ``."""
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for name, var in ENV_VARS.items():
+        raw = environ.get(var)
+        if raw is None or raw == "":
+            continue
+        kind = types[name]
+        try:
+            if kind == "int":
+                values[name] = int(raw)
+            elif kind == "float":
+                values[name] = float(raw)
+            elif name == "excluded_namespaces":
+                values[name] = tuple(p.strip() for p in raw.split(",") if p.strip())
+            else:
+                values[name] = raw
+        except ValueError as exc:
+            raise SettingsError(f"{var}={raw!r} is not a valid {kind}") from exc
+    if values.get("on_rule_error", "allow") not in ("allow", "deny"):
+        raise SettingsError("STSMESH_ON_RULE_ERROR must be 'allow' or 'deny'")
+    if values.get("log_format", "text") not in ("text", "json"):
+        raise SettingsError("STSMESH_LOG_FORMAT must be 'text' or 'json'")
+    return values
+
+
+def parse_namespace_hints(text: str) -> dict[str, MeshHint]:
+    """``"shop=istio:1.9,data=linkerd"`` → per-namespace hints."""
+    hints: dict[str, MeshHint] = {}
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        namespace, sep, spec = item.partition("=")
+        if not sep or not namespace:
+            raise SettingsError(f"namespace mesh {item!r} must look like NAMESPACE=MESH[:VERSION]")
+        mesh, _, version = spec.partition(":")
+        try:
+            hints[namespace] = MeshHint.parse(mesh, version or None)
+        except ValueError as exc:
+            raise SettingsError(f"namespace mesh {item!r}: {exc}") from exc
+    return hints
