@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from webhook.commalist import split_list
 from webhook.decision import Decision, pod_problem, should_mutate
 from webhook.engine import DeadlineExceeded, Mutation, RuleFailed, run_rules
 from webhook.mesh import MeshHint, detect
 from webhook.patch import PodEditor
 from webhook.review import AdmissionRequest, Outcome, allowed, denied, finalize, parse_review, patched
 from webhook.rules import SKIP_FIXES_ANNOTATION, RuleContext, default_rules
-from webhook.commalist import split_list
 from webhook.settings import Settings
 
 RULES = default_rules()
@@ -88,7 +88,7 @@ def review(
         return _result(request, decision, "deadline", allowed([warning]), error=str(exc))
     except RuleFailed as exc:
         if settings.on_rule_error == "deny":
-            message = f"stsmesh could not process this pod ({exc}); set stsmesh.io/skip: \"true\" to bypass"
+            message = f'stsmesh could not process this pod ({exc}); set stsmesh.io/skip: "true" to bypass'
             return _result(request, decision, "denied", denied(message, code=500), error=str(exc))
         warning = f"stsmesh: pod admitted unchanged: {exc}"
         return _result(request, decision, "rule-error", allowed([warning]), error=str(exc))

@@ -137,7 +137,7 @@ def _score(match: Match, repository: tuple[str, ...], container: Mapping[str, An
             wanted = tuple(pattern.lower().split("/"))
             # Suffix match on whole path components, so mirrors (registry/mirror/bitnami/x) match,
             # and "zookeeper" (official) does not swallow "bitnami/zookeeper" (more specific wins).
-            if len(wanted) <= len(repository) and repository[-len(wanted):] == wanted:
+            if len(wanted) <= len(repository) and repository[-len(wanted) :] == wanted:
                 exact = len(wanted) == len(repository)
                 best = max(best, 2 * len(wanted) + (1 if exact else 0))
         if best == 0:
@@ -277,8 +277,10 @@ def _default_inbound(kind: str) -> tuple[str, ...]:
 
 def _check_params(kind: str, params: object, where: str) -> None:
     if kind == "env_set":
-        if not isinstance(params, dict) or not params or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in params.items()
+        if (
+            not isinstance(params, dict)
+            or not params
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items())
         ):
             raise CatalogueError(f"{where}: must map env names to string values (quote yes/no/true)")
     elif kind == "env_token":

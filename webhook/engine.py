@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from webhook.catalogue import AppMatch
+from webhook.commalist import merged_names
 from webhook.mesh import MeshContext
 from webhook.patch import PodEditor
 from webhook.review import PatchOp
 from webhook.rules import APPLIED_ANNOTATION, Change, Note, Report, Rule, RuleContext
-from webhook.commalist import merged_names
 
 
 class DeadlineExceeded(Exception):
@@ -70,7 +70,9 @@ def run_rules(
         start = editor.checkpoint()
         if value != current:
             editor.set_meta("annotations", APPLIED_ANNOTATION, value)
-        report.record(editor, start, "explanation", f"{APPLIED_ANNOTATION}: {value}", "records which fixes stsmesh applied")
+        report.record(
+            editor, start, "explanation", f"{APPLIED_ANNOTATION}: {value}", "records which fixes stsmesh applied"
+        )
     return Mutation(
         patch=tuple(editor.ops),
         changes=tuple(report.changes),

@@ -48,7 +48,9 @@ def load_documents(text: str, origin: str) -> list[dict[str, Any]]:
     return docs
 
 
-def reviews_from(docs: list[dict[str, Any]], origin: str, ordinal: int = 0, namespace: str = "") -> tuple[list[Item], list[str]]:
+def reviews_from(
+    docs: list[dict[str, Any]], origin: str, ordinal: int = 0, namespace: str = ""
+) -> tuple[list[Item], list[str]]:
     """The reviews to run and the kinds that were skipped (e.g. the headless Service)."""
     items: list[Item] = []
     skipped: list[str] = []
@@ -103,17 +105,17 @@ def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int, namespace: str = 
     """The pod the StatefulSet controller would create for ``ordinal``."""
     if ordinal < 0:
         raise InputError("--ordinal must be 0 or more")
-    metadata = sts.get("metadata") if isinstance(sts.get("metadata"), dict) else {}
+    metadata = _obj(sts.get("metadata"))
     set_name = metadata.get("name")
     if not isinstance(set_name, str) or not set_name:
         raise InputError("the StatefulSet has no metadata.name")
-    spec = sts.get("spec") if isinstance(sts.get("spec"), dict) else {}
-    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
+    spec = _obj(sts.get("spec"))
+    template = _obj(spec.get("template"))
     replicas = spec.get("replicas", 1)
     if isinstance(replicas, int) and ordinal >= max(replicas, 1) and ordinal > 0:
         raise InputError(f"--ordinal {ordinal} is past the StatefulSet's {replicas} replicas")
-    tmeta = copy.deepcopy(template.get("metadata")) if isinstance(template.get("metadata"), dict) else {}
-    pod_spec = copy.deepcopy(template.get("spec")) if isinstance(template.get("spec"), dict) else {}
+    tmeta = copy.deepcopy(_obj(template.get("metadata")))
+    pod_spec = copy.deepcopy(_obj(template.get("spec")))
     name = f"{set_name}-{ordinal}"
     ns = namespace or metadata.get("namespace") or "default"
     labels = dict(tmeta.get("labels") or {})
@@ -148,9 +150,13 @@ def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int, namespace: str = 
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": pod_spec}
 
 
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def pod_review(pod: dict[str, Any], namespace: str = "") -> dict[str, Any]:
     """An ``admission.k8s.io/v1`` CREATE review for ``pod``, as the apiserver sends it."""
-    metadata = pod.setdefault("metadata", {}) if isinstance(pod.get("metadata", {}), dict) else {}
+    metadata = _obj(pod.get("metadata"))
     ns = namespace or metadata.get("namespace") or "default"
     name = metadata.get("name") or ""
     gvk = {"group": "", "version": "v1", "kind": "Pod"}

@@ -210,7 +210,7 @@ def detect(pod: Mapping[str, Any], hint: MeshHint = MeshHint()) -> MeshContext:
     if hint.mesh in ("istio", "linkerd"):
         if hint.mesh in opted_out:
             return _pending("none", None, f"pod opts out of {hint.mesh} injection")
-        return _pending(hint.mesh, hint.version, "configured for this namespace or webhook path")
+        return _pending(hint.mesh, hint.version, "configured: --mesh, namespace default or webhook path")
     if hint.mesh == "none":
         return _pending("none", None, "configured: no mesh")
     return _pending("unknown", None, "no mesh evidence on the pod and no mesh configured")

@@ -29,6 +29,12 @@ class ContainerRef:
     list_name: ContainerList
     index: int
 
+    @staticmethod
+    def of(list_name: str, index: int) -> ContainerRef:
+        if list_name not in ("containers", "initContainers"):
+            raise ValueError(f"not a container list: {list_name}")
+        return ContainerRef("initContainers" if list_name == "initContainers" else "containers", index)
+
     @property
     def path(self) -> str:
         return f"/spec/{self.list_name}/{self.index}"

@@ -67,9 +67,7 @@ def parse_review(body: object) -> AdmissionRequest:
         raise InvalidReview("body must be a JSON object (an AdmissionReview)")
     api_version = body.get("apiVersion")
     if api_version not in SUPPORTED_API_VERSIONS:
-        raise InvalidReview(
-            f"apiVersion must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}"
-        )
+        raise InvalidReview(f"apiVersion must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}")
     if body.get("kind") != "AdmissionReview":
         raise InvalidReview(f"kind must be AdmissionReview, got {body.get('kind')!r}")
     request = body.get("request")

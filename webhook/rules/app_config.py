@@ -35,7 +35,7 @@ def apply_app_config(editor: PodEditor, ctx: RuleContext, report: Report) -> Non
                 continue
             if ctx.mesh.inbound not in fix.inbound:
                 continue
-            ref = ContainerRef(match.list_name, match.index)  # type: ignore[arg-type]
+            ref = ContainerRef.of(match.list_name, match.index)
             handler(editor, ref, match, fix, report)
 
 
@@ -43,7 +43,9 @@ def _env_set(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, re
     for name, value in fix.params.items():
         start = editor.checkpoint()
         editor.set_env(ref, name, value)
-        if not report.record(editor, start, fix.id, f"set env {name}={value} on container {match.container_name}", fix.why):
+        if not report.record(
+            editor, start, fix.id, f"set env {name}={value} on container {match.container_name}", fix.why
+        ):
             report.note(fix.id, f"{match.container_name}: {name} is already {value!r}")
 
 
@@ -63,7 +65,9 @@ def _env_token(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, 
     new_value = " ".join(replaced)
     start = editor.checkpoint()
     editor.set_env(ref, name, new_value)
-    if not report.record(editor, start, fix.id, f"set {wanted} in env {name} on container {match.container_name}", fix.why):
+    if not report.record(
+        editor, start, fix.id, f"set {wanted} in env {name} on container {match.container_name}", fix.why
+    ):
         report.note(fix.id, f"{match.container_name}: {name} already has {wanted}")
 
 
@@ -107,7 +111,11 @@ def _env_wildcard(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fi
         editor.set_env(ref, name, ALL_INTERFACES)
         shown = current if isinstance(current, str) else "a reference"
         report.record(
-            editor, start, fix.id, f"set env {name}={ALL_INTERFACES} on container {match.container_name} (was {shown})", fix.why
+            editor,
+            start,
+            fix.id,
+            f"set env {name}={ALL_INTERFACES} on container {match.container_name} (was {shown})",
+            fix.why,
         )
 
 

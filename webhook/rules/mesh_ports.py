@@ -68,13 +68,13 @@ def apply_mesh_ports(editor: PodEditor, ctx: RuleContext, report: Report) -> Non
 
 def _ports_for(editor: PodEditor, match: AppMatch, fix: Fix, direction: str) -> list[int]:
     ports = list(fix.params.get(direction) or [])
-    ref = ContainerRef(match.list_name, match.index)  # type: ignore[arg-type]
+    ref = ContainerRef.of(match.list_name, match.index)
     for name in fix.params.get("from_env") or []:
         found = editor.env_value(ref, name)
         value = found[1].get("value") if found else None
-        if isinstance(value, str) and value.strip().isdigit() and 0 < int(value) < 65536:
-            if int(value) not in ports:
-                ports.append(int(value))
+        port = int(value) if isinstance(value, str) and value.strip().isdigit() else 0
+        if 0 < port < 65536 and port not in ports:
+            ports.append(port)
     return ports
 
 
@@ -104,7 +104,9 @@ def _skip_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, 
         _patch_redirect_init(editor, mesh, inbound, outbound, report, fix)
     elif mesh.injected and not mesh.cni:
         report.warn(f"{fix.id}: the proxy is already injected and no redirect init container was found")
-    where = "the injected init container and annotations" if mesh.injected and mesh.redirect_init else "mesh annotations"
+    where = (
+        "the injected init container and annotations" if mesh.injected and mesh.redirect_init else "mesh annotations"
+    )
     summary = f"ports in {_fmt(inbound)} / out {_fmt(outbound)} bypass the proxy ({where})"
     if not report.record(editor, start, fix.id, summary, fix.why):
         report.note(fix.id, f"ports in {_fmt(inbound)} / out {_fmt(outbound)} already bypass the proxy")
@@ -131,7 +133,7 @@ def _patch_redirect_init(
     editor: PodEditor, mesh: MeshContext, inbound: list[int], outbound: list[int], report: Report, fix: Fix
 ) -> None:
     assert mesh.redirect_init is not None
-    ref = ContainerRef(mesh.redirect_init.list_name, mesh.redirect_init.index)  # type: ignore[arg-type]
+    ref = ContainerRef.of(mesh.redirect_init.list_name, mesh.redirect_init.index)
     container = editor.container(ref)
     field = "args" if isinstance(container.get("args"), list) else "command"
     if not isinstance(container.get(field), list):
@@ -207,7 +209,9 @@ def _opaque_ports(editor: PodEditor, mesh: MeshContext, match: AppMatch, fix: Fi
     start = editor.checkpoint()
     if value != current:
         editor.set_meta("annotations", LINKERD_OPAQUE, value)
-    why = fix.why + (" The annotation replaces Linkerd's defaults, so the ones this pod uses are kept." if current is None else "")
+    why = fix.why + (
+        " The annotation replaces Linkerd's defaults, so the ones this pod uses are kept." if current is None else ""
+    )
     if not report.record(editor, start, fix.id, f"{LINKERD_OPAQUE} includes {_fmt(ports)}", why):
         report.note(fix.id, f"{_fmt(ports)} already opaque")
     if mesh.injected and mesh.version is not None and mesh.version < (2, 11):

@@ -31,11 +31,15 @@ def apply_startup(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
     mesh = ctx.mesh
     if mesh.mesh not in ("istio", "linkerd"):
         return
-    wanting = [(m, f) for m in ctx.apps for f in m.app.fixes if f.kind == "hold"]
-    for match, fix in wanting:
-        if not ctx.allows(fix.id, "hold"):
-            report.note(fix.id, "skipped: the pod opts out of this fix")
-            wanting = [(m, f) for m, f in wanting if f.id != fix.id]
+    wanting = []
+    for match in ctx.apps:
+        for fix in match.app.fixes:
+            if fix.kind != "hold":
+                continue
+            if ctx.allows(fix.id, "hold"):
+                wanting.append((match, fix))
+            else:
+                report.note(fix.id, "skipped: the pod opts out of this fix")
     if not wanting:
         return
     fix_id = wanting[0][1].id
@@ -96,7 +100,7 @@ def _dump_proxy_config(original: object, config: dict[str, Any]) -> str:
 
 
 def _istio_already_holds(editor: PodEditor) -> bool:
-    for ref, container in editor.containers("initContainers"):
+    for _, container in editor.containers("initContainers"):
         if container.get("name") == ISTIO_PROXY and container.get("restartPolicy") == "Always":
             return True  # native sidecar: starts (and is probed) before the app containers
     containers = editor.containers("containers")
@@ -118,7 +122,9 @@ def _linkerd_await(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, 
         report.note(fix_id, "not needed: Linkerd 2.11+ awaits the proxy by default")
         return
     if mesh.version is not None:
-        report.warn(f"{fix_id}: Linkerd {mesh.version[0]}.{mesh.version[1]} cannot hold the app until the proxy is ready")
+        report.warn(
+            f"{fix_id}: Linkerd {mesh.version[0]}.{mesh.version[1]} cannot hold the app until the proxy is ready"
+        )
         return
     if any(c.get("name") == LINKERD_PROXY for _, c in editor.containers("containers")):
         report.note(fix_id, "the proxy is already injected; proxy-await is decided at injection")

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's one test command (README, and CI through .ci/run): sets up .venv when missing,
+# installs the project with its test extras, then runs lint, types, layering and the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+echo "== ruff"; .venv/bin/ruff check webhook tests bench
+echo "== mypy (strict)"; .venv/bin/mypy
+echo "== import-linter"; .venv/bin/lint-imports
+echo "== pytest"; .venv/bin/pytest -q "$@"

@@ -1,0 +1,311 @@
+"""Edge: the `stsmesh` command line — argument parsing, files, printing, exit codes.
+
+Every command builds a :class:`~webhook.settings.Settings` from flags over ``STSMESH_*`` environment
+variables over defaults, then calls into the core (``dry-run``) or the server edge (``serve``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+import jsonpatch
+import yaml
+
+from webhook import __version__
+from webhook.admission import review
+from webhook.catalogue import Catalogue, CatalogueError, builtin_catalogue, parse_catalogue
+from webhook.explain import explain
+from webhook.inputs import InputError, load_documents, reviews_from
+from webhook.mesh import MESH_CHOICES, MeshHint
+from webhook.review import InvalidReview, decode_patch
+from webhook.settings import Settings, SettingsError, env_overrides, parse_namespace_hints
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_INVALID_REVIEW = 4
+
+DESCRIPTION = """\
+stsmesh makes StatefulSet apps (ZooKeeper, Cassandra, Kafka, etcd, ...) work inside Istio or
+Linkerd whatever the mesh version. It is a mutating admission webhook: for each pod a StatefulSet
+creates it binds the app to all interfaces where it can, falls back to mesh port exclusions where
+it cannot, holds the app until its proxy is ready and labels the pod with its identity.
+
+Start here:
+  stsmesh dry-run examples/zookeeper-bitnami.yaml --mesh istio --mesh-version 1.9
+  stsmesh catalogue                 the apps stsmesh knows and what it does for each
+  stsmesh serve                     run the webhook (a throwaway cert for 127.0.0.1 if none given)
+"""
+
+DRY_RUN_EPILOG = """\
+input: an AdmissionReview (JSON/YAML), a Pod, a StatefulSet, or a file with several documents
+(Services and other kinds are skipped). For a StatefulSet the pod is built as its controller
+would build it for --ordinal.
+
+mesh: 'auto' reads the pod only (injected proxies, sidecar.istio.io/inject, istio.io/rev,
+linkerd.io/inject); istio/linkerd/none say what the namespace would inject. Evidence on the pod
+wins over the flag. Istio < 1.10 and Linkerd < 2.11 forward inbound traffic to 127.0.0.1.
+
+output (-o): text explains every operation and why; json prints the AdmissionReview response
+(one object for one input, a JSON array for several); patched prints the patched object(s).
+
+exit codes: 0 done (changed or not), 2 bad flags, 3 unreadable input, 4 not a valid
+AdmissionReview, 1 internal error (please report it).
+
+examples:
+  stsmesh dry-run statefulset.yaml --mesh istio --mesh-version 1.9
+  stsmesh dry-run review.json -o json | jq -r .response.patch | base64 -d
+  helm template my-release bitnami/cassandra | stsmesh dry-run - --mesh linkerd --mesh-version 2.10
+"""
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalogue",
+        metavar="FILE",
+        default=None,
+        help="extra app catalogue YAML: adds apps or overrides shipped ones by id (env STSMESH_CATALOGUE)",
+    )
+    parser.add_argument(
+        "--on-rule-error",
+        choices=("allow", "deny"),
+        default=None,
+        help="when a rule fails: admit unchanged with a warning (allow, default) or deny (env STSMESH_ON_RULE_ERROR)",
+    )
+    parser.add_argument(
+        "--namespace-mesh",
+        metavar="NS=MESH[:VER],...",
+        default=None,
+        help="per-namespace mesh defaults, e.g. 'shop=istio:1.9,data=linkerd:2.11' (env STSMESH_NAMESPACE_MESH)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stsmesh", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"stsmesh {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    dry = commands.add_parser(
+        "dry-run",
+        help="show what the webhook would change in a local AdmissionReview, Pod or StatefulSet, and why",
+        description="Run the webhook's own review() on a local file and explain the result.",
+        epilog=DRY_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dry.add_argument("file", metavar="FILE|-", help="YAML or JSON file, or - for standard input")
+    dry.add_argument("--mesh", choices=MESH_CHOICES, default=None, help="mesh the namespace injects (default: auto)")
+    dry.add_argument(
+        "--mesh-version", metavar="V", default=None, help="mesh version, e.g. 1.9, 1.22, 2.10, stable-2.14.1"
+    )
+    dry.add_argument("--ordinal", type=int, default=0, metavar="N", help="StatefulSet pod ordinal to build (default 0)")
+    dry.add_argument(
+        "--namespace", default="", help="namespace for Pods/StatefulSets without one (default: theirs or 'default')"
+    )
+    dry.add_argument(
+        "-o", "--output", choices=("text", "json", "patched"), default="text", help="output format (default text)"
+    )
+    _add_common(dry)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the webhook server (TLS, /mutate, /healthz, /readyz, /metrics)",
+        description=textwrap.dedent(
+            """\
+            Serve AdmissionReviews over TLS. Routes: POST /mutate, /mutate/<mesh>, /mutate/<mesh>/<version>
+            (the path tells the server what the namespaces behind that webhook entry inject),
+            GET /healthz, /readyz, /metrics. Certificates are reloaded in place when the files change.
+            With no --cert-file a throwaway self-signed certificate for 127.0.0.1 is made (development).
+            Every flag has an STSMESH_* environment variable; flags win."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default=None, help="listen address (default 0.0.0.0; env STSMESH_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="listen port (default 8443; env STSMESH_PORT)")
+    serve.add_argument("--cert-file", default=None, help="serving certificate PEM (env STSMESH_CERT_FILE)")
+    serve.add_argument("--key-file", default=None, help="serving key PEM (env STSMESH_KEY_FILE)")
+    serve.add_argument(
+        "--mesh",
+        choices=MESH_CHOICES,
+        default=None,
+        help="default mesh when the pod and path say nothing (env STSMESH_MESH)",
+    )
+    serve.add_argument("--mesh-version", default=None, help="default mesh version (env STSMESH_MESH_VERSION)")
+    serve.add_argument(
+        "--log-format", choices=("text", "json"), default=None, help="log format (default text; env STSMESH_LOG_FORMAT)"
+    )
+    serve.add_argument("--log-level", default=None, help="log level (default INFO; env STSMESH_LOG_LEVEL)")
+    _add_common(serve)
+
+    cat = commands.add_parser(
+        "catalogue",
+        help="list the apps stsmesh recognises and the fixes each gets",
+        description="Print the effective app catalogue (shipped entries plus --catalogue overrides).",
+    )
+    cat.add_argument("-o", "--output", choices=("text", "yaml"), default="text")
+    _add_common(cat)
+    return parser
+
+
+class UsageError(Exception):
+    """A flag or setting is unusable; the message says how to fix it."""
+
+
+def build_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    try:
+        values: dict[str, Any] = env_overrides(environ)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from exc
+    for name in ("host", "port", "cert_file", "key_file", "log_format", "log_level", "on_rule_error"):
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    mesh = getattr(args, "mesh", None) or environ.get("STSMESH_MESH")
+    version = getattr(args, "mesh_version", None) or environ.get("STSMESH_MESH_VERSION")
+    try:
+        values["default_hint"] = MeshHint.parse(mesh, version)
+        hints = getattr(args, "namespace_mesh", None) or environ.get("STSMESH_NAMESPACE_MESH", "")
+        values["namespace_hints"] = parse_namespace_hints(hints)
+    except (ValueError, SettingsError) as exc:
+        raise UsageError(str(exc)) from exc
+    values["catalogue"] = load_catalogue(getattr(args, "catalogue", None) or environ.get("STSMESH_CATALOGUE"))
+    return Settings(**values)
+
+
+def load_catalogue(path: str | None) -> Catalogue:
+    base = builtin_catalogue()
+    if not path:
+        return base
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read catalogue {path}: {exc.strerror}") from exc
+    try:
+        extra, disabled = parse_catalogue(text, path)
+    except CatalogueError as exc:
+        raise UsageError(str(exc)) from exc
+    return base.merged(extra, disabled)
+
+
+def _read_input(path: str, stdin: TextIO) -> str:
+    if path == "-":
+        return stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}; give a YAML/JSON file path or - for stdin") from exc
+
+
+def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    origin = "<stdin>" if args.file == "-" else args.file
+    try:
+        docs = load_documents(_read_input(args.file, stdin), origin)
+        items, skipped = reviews_from(docs, origin, ordinal=args.ordinal, namespace=args.namespace)
+    except InputError as exc:
+        print(f"stsmesh: {exc}", file=err)
+        return EXIT_INPUT
+    if skipped and args.output == "text":
+        print(f"(skipped {', '.join(skipped)}: only AdmissionReviews, Pods and StatefulSets are reviewed)", file=err)
+    responses: list[dict[str, Any]] = []
+    patched_objects: list[Any] = []
+    texts: list[str] = []
+    for item in items:
+        request = item.review.get("request")
+        original = copy.deepcopy(request.get("object")) if isinstance(request, dict) else None
+        try:
+            result = review(copy.deepcopy(item.review), settings)
+        except InvalidReview as exc:
+            print(f"stsmesh: {item.source}: not a valid AdmissionReview: {exc}", file=err)
+            return EXIT_INVALID_REVIEW
+        responses.append(result.response)
+        if args.output == "patched":
+            ops = decode_patch(result.response)
+            patched_objects.append(jsonpatch.apply_patch(original, ops) if ops else original)
+        elif args.output == "text":
+            texts.append(explain(item.source, result))
+    if args.output == "json":
+        payload: Any = responses[0] if len(responses) == 1 else responses
+        out.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    elif args.output == "patched":
+        out.write(yaml.safe_dump_all(patched_objects, sort_keys=False))
+    else:
+        out.write("\n\n".join(texts) + "\n")
+    return EXIT_OK
+
+
+def cmd_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    apps = settings.catalogue.apps
+    if args.output == "yaml":
+        data = [
+            {
+                "id": a.id,
+                "app": a.app,
+                "flavour": a.flavour,
+                "images": list(a.match.images),
+                "fixes": [f.id for f in a.fixes],
+            }
+            for a in apps
+        ]
+        out.write(yaml.safe_dump({"apps": data}, sort_keys=False))
+        return EXIT_OK
+    for app in apps:
+        flavour = f" ({app.flavour})" if app.flavour else ""
+        out.write(f"{app.id}: {app.app}{flavour}\n")
+        out.write(f"  images: {', '.join(app.match.images) or '-'}\n")
+        if app.binds_all:
+            out.write(f"  already: {app.binds_all}\n")
+        for fix in app.fixes:
+            out.write(f"  - {fix.id} [{fix.kind}; inbound {'/'.join(fix.inbound)}]\n")
+        out.write(f"  source: {app.source}\n")
+    return EXIT_OK
+
+
+def cmd_serve(settings: Settings) -> int:
+    import asyncio
+
+    from webhook import logs, server
+
+    logs.configure(settings.log_level, settings.log_format)
+    asyncio.run(server.run(settings))
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_USAGE
+    try:
+        settings = build_settings(args, os.environ if environ is None else environ)
+    except UsageError as exc:
+        print(f"stsmesh: {exc}", file=err)
+        return EXIT_USAGE
+    if args.command == "dry-run":
+        return cmd_dry_run(args, settings, out, err, stdin or sys.stdin)
+    if args.command == "catalogue":
+        return cmd_catalogue(args, settings, out)
+    if args.command == "serve":
+        return cmd_serve(settings)
+    parser.print_help(err)
+    return EXIT_USAGE
