@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import jsonpatch
 import yaml
 
-from webhook import __version__
+from webhook import __version__, clustercmd
 from webhook.admission import review
 from webhook.catalogue import Catalogue, CatalogueError, builtin_catalogue, parse_catalogue
 from webhook.explain import explain
@@ -43,6 +43,12 @@ Start here:
   stsmesh dry-run examples/zookeeper-bitnami.yaml --mesh istio --mesh-version 1.9
   stsmesh catalogue                 the apps stsmesh knows and what it does for each
   stsmesh serve                     run the webhook (a throwaway cert for 127.0.0.1 if none given)
+
+In a cluster:
+  stsmesh certs --service stsmesh/stsmesh     CA + serving certificate (certs/)
+  stsmesh register --service stsmesh/stsmesh  MutatingWebhookConfiguration 00-stsmesh
+  stsmesh enable NAMESPACE                    opt a namespace in
+  stsmesh status                              registration, trust, namespaces, health
 """
 
 DRY_RUN_EPILOG = """\
@@ -153,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cat.add_argument("-o", "--output", choices=("text", "yaml"), default="text")
     _add_common(cat)
+    clustercmd.add_cluster_commands(commands)
     return parser
 
 
@@ -281,6 +288,16 @@ def cmd_serve(settings: Settings) -> int:
     return EXIT_OK
 
 
+CLUSTER_COMMANDS = {
+    "certs": clustercmd.cmd_certs,
+    "register": clustercmd.cmd_register,
+    "unregister": clustercmd.cmd_unregister,
+    "enable": lambda args, out: clustercmd.cmd_enable(args, out, True),
+    "disable": lambda args, out: clustercmd.cmd_enable(args, out, False),
+    "status": clustercmd.cmd_status,
+}
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -296,6 +313,12 @@ def main(
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
+    if args.command in CLUSTER_COMMANDS:
+        try:
+            return CLUSTER_COMMANDS[args.command](args, out)
+        except clustercmd.CommandError as exc:
+            print(f"stsmesh: {exc}", file=err)
+            return exc.code
     try:
         settings = build_settings(args, os.environ if environ is None else environ)
     except UsageError as exc:
