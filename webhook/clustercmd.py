@@ -86,7 +86,7 @@ def add_cluster_commands(commands: Any) -> None:
     target.add_argument("--url", default=None, help="https://host:port/mutate for out-of-cluster development")
     r.add_argument("--port", type=int, default=443, help="Service port (default 443)")
     r.add_argument("--path", default="/mutate", help="path; /mutate/<mesh>/<version> tells the server the mesh")
-    r.add_argument("--ca-file", default="certs/ca.crt", help="CA that signed the serving cert (caBundle)")
+    r.add_argument("--ca-file", default="certs/ca.crt", help="CA that signed the serving cert (caBundle); '' leaves it empty for cert-manager to inject")
     r.add_argument("--failure-policy", choices=("Ignore", "Fail"), default="Ignore")
     r.add_argument("--timeout", type=int, default=5, help="timeoutSeconds, 1-30 (default 5)")
     r.add_argument("--webhook-namespace", default=None, help="namespace the webhook runs in (never mutated)")
@@ -184,7 +184,7 @@ def build_configuration(args: argparse.Namespace) -> dict[str, Any]:
     if not 1 <= args.timeout <= 30:
         raise CommandError("--timeout must be between 1 and 30 seconds (the apiserver's limits)", EXIT_USAGE)
     try:
-        ca = Path(args.ca_file).read_bytes()
+        ca = Path(args.ca_file).read_bytes() if args.ca_file else b""
     except OSError as exc:
         raise CommandError(
             f"cannot read the CA {args.ca_file} ({exc.strerror}); make one with `stsmesh certs` or pass --ca-file"

@@ -1,0 +1,3 @@
+{{- define "stsmesh.labels" -}}
+app.kubernetes.io/name: stsmesh
+{{- end -}}

@@ -1,0 +1,162 @@
+"""deploy/: the kustomize base and overlays, the Helm chart and the Dockerfile.
+
+Renders with the real tools (``kubectl kustomize``; ``helm template`` from scripts/fetch-helm.sh)
+and checks that both renderings agree, that the webhook configuration is exactly what
+``stsmesh register --dry-run`` prints, and the deployment defaults a webhook needs (T15).
+Schema validation against a real apiserver is in tests/e2e (server-side dry-run).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from webhook import certs
+from webhook.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+HELM = Path(os.environ.get("STSMESH_HELM_DIR", Path.home() / ".cache/stsmesh/helm")) / "helm"
+KUBECTL = shutil.which("kubectl")
+
+needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (needed for kubectl kustomize)")
+needs_helm = pytest.mark.skipif(not HELM.exists(), reason=f"{HELM} missing: run scripts/fetch-helm.sh (CI does)")
+
+
+def _docs(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def kustomize(path: str) -> list[dict[str, Any]]:
+    assert KUBECTL is not None
+    out = subprocess.run([KUBECTL, "kustomize", str(ROOT / path)], check=True, capture_output=True, text=True)
+    return _docs(out.stdout)
+
+
+def helm_template(*sets: str, files: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    argv = [str(HELM), "template", "stsmesh", str(ROOT / "deploy/helm/stsmesh"), "--namespace", "stsmesh"]
+    for value in sets:
+        argv += ["--set", value]
+    for value in files:
+        argv += ["--set-file", value]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+    return _docs(out.stdout)
+
+
+def by_key(docs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+def register_dry_run(*extra: str) -> dict[str, Any]:
+    out = io.StringIO()
+    code = main(["register", "--service", "stsmesh/stsmesh", "--ca-file", "", "--dry-run", *extra], out=out)
+    assert code == 0
+    document: dict[str, Any] = yaml.safe_load(out.getvalue())
+    return document
+
+
+@needs_kubectl
+@pytest.mark.parametrize("path", ["deploy/base", "deploy/overlays/cert-manager", "deploy/overlays/development"])
+def test_kustomize_renders(path: str) -> None:
+    kinds = {d["kind"] for d in kustomize(path)}
+    assert {"Deployment", "Service", "MutatingWebhookConfiguration", "ServiceAccount", "ConfigMap"} <= kinds
+
+
+@needs_kubectl
+def test_base_webhook_configuration_is_what_register_prints() -> None:
+    rendered = by_key(kustomize("deploy/base"))[("MutatingWebhookConfiguration", "00-stsmesh")]
+    assert rendered == register_dry_run()
+
+
+@needs_kubectl
+@needs_helm
+def test_helm_renders_the_same_objects_as_kustomize() -> None:
+    base = {k: v for k, v in by_key(kustomize("deploy/base")).items() if k[0] != "Namespace"}
+    assert by_key(helm_template()) == base
+
+
+@needs_kubectl
+@needs_helm
+def test_helm_cert_manager_matches_the_overlay() -> None:
+    overlay = {k: v for k, v in by_key(kustomize("deploy/overlays/cert-manager")).items() if k[0] != "Namespace"}
+    assert by_key(helm_template("certManager.enabled=true")) == overlay
+
+
+@needs_helm
+def test_helm_ca_bundle_and_fail_policy_values(tmp_path: Path) -> None:
+    ca = certs.make_ca(dt.datetime.now(dt.UTC)).cert
+    (tmp_path / "ca.crt").write_bytes(ca)
+    docs = by_key(helm_template("webhook.failurePolicy=Fail", files=(f"webhook.caBundle={tmp_path / 'ca.crt'}",)))
+    webhook = docs[("MutatingWebhookConfiguration", "00-stsmesh")]["webhooks"][0]
+    assert webhook["failurePolicy"] == "Fail"
+    assert base64.b64decode(webhook["clientConfig"]["caBundle"]) == ca
+
+
+@needs_kubectl
+def test_deployment_defaults() -> None:
+    docs = by_key(kustomize("deploy/base"))
+    deployment = docs[("Deployment", "stsmesh")]
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert deployment["spec"]["replicas"] == 2
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] not in (0, 1337)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    preferred = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred and "requiredDuringSchedulingIgnoredDuringExecution" not in spec["affinity"]["podAntiAffinity"]
+    assert all("subPath" not in m for m in container["volumeMounts"]), "subPath mounts never see Secret updates"
+    assert docs[("PodDisruptionBudget", "stsmesh")]["spec"]["minAvailable"] == 1
+    assert spec["automountServiceAccountToken"] is False
+
+
+def test_webhook_configuration_contract() -> None:
+    configuration = register_dry_run()
+    name = configuration["metadata"]["name"]
+    for injector in ("istio-sidecar-injector", "istio-revision-tag-default", "linkerd-proxy-injector-webhook-config"):
+        assert name < injector, f"{name} must sort before {injector} so our annotations reach the injector"
+    (webhook,) = configuration["webhooks"]
+    assert webhook["rules"] == [
+        {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "scope": "Namespaced"}
+    ]
+    assert webhook["failurePolicy"] == "Ignore"
+    assert webhook["sideEffects"] == "None"
+    assert webhook["timeoutSeconds"] == 5
+    assert webhook["reinvocationPolicy"] == "IfNeeded"
+    excluded = webhook["namespaceSelector"]["matchExpressions"][1]["values"]
+    assert {"kube-system", "kube-node-lease", "stsmesh"} <= set(excluded)
+    assert {"key": "statefulset.kubernetes.io/pod-name", "operator": "Exists"} in webhook["objectSelector"][
+        "matchExpressions"
+    ]
+
+
+def test_register_rejects_bad_flags(tmp_path: Path) -> None:
+    err = io.StringIO()
+    assert main(["register", "--url", "http://127.0.0.1:8443/mutate", "--ca-file", "", "--dry-run"], err=err) == 2
+    assert "https://" in err.getvalue()
+    err = io.StringIO()
+    assert main(["register", "--ca-file", str(tmp_path / "missing.crt"), "--dry-run"], err=err) == 1
+    assert "stsmesh certs" in err.getvalue()
+
+
+def test_dockerfile_is_multistage_slim_and_non_root() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = [line for line in text.splitlines() if line.startswith("FROM ")]
+    assert len(stages) >= 2, "build and runtime stages"
+    final = text[text.rindex("\nFROM ") :]
+    assert "slim" in stages[-1]
+    assert "USER 10001" in final and "1337" not in final
+    assert 'ENTRYPOINT ["stsmesh", "serve"]' in final
+    for tool in ("gcc", "build-essential", "apt-get install", "pip install"):
+        assert tool not in final, f"no build tools in the final image ({tool})"
