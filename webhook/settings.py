@@ -51,6 +51,10 @@ class Settings:
     """After SIGTERM, readiness fails at once and the server keeps serving this long so endpoints
     propagate, then stops accepting and finishes in-flight requests. ``STSMESH_SHUTDOWN_DRAIN_SECONDS``."""
 
+    shutdown_timeout_seconds: float = 10.0
+    """After the drain window, how long in-flight requests may take before the process exits anyway
+    (the webhook's own timeoutSeconds is 5). ``STSMESH_SHUTDOWN_TIMEOUT_SECONDS``."""
+
     deadline_margin_seconds: float = 0.5
     """Answer this long before the apiserver's ``?timeout=`` expires. ``STSMESH_DEADLINE_MARGIN_SECONDS``."""
 
@@ -92,6 +96,7 @@ ENV_VARS: Mapping[str, str] = {
     "max_body_bytes": "STSMESH_MAX_BODY_BYTES",
     "keepalive_timeout": "STSMESH_KEEPALIVE_TIMEOUT",
     "shutdown_drain_seconds": "STSMESH_SHUTDOWN_DRAIN_SECONDS",
+    "shutdown_timeout_seconds": "STSMESH_SHUTDOWN_TIMEOUT_SECONDS",
     "deadline_margin_seconds": "STSMESH_DEADLINE_MARGIN_SECONDS",
     "on_rule_error": "STSMESH_ON_RULE_ERROR",
     "excluded_namespaces": "STSMESH_EXCLUDED_NAMESPACES",

@@ -1,0 +1,230 @@
+"""End to end on a real kube-apiserver + etcd + controller-manager (v1.20.2), all on 127.0.0.1.
+
+The chain under test is the user's: ``stsmesh certs`` (IP SAN) → ``stsmesh serve`` → ``stsmesh
+register --url`` → ``stsmesh enable NS`` → real StatefulSets, whose pods the real StatefulSet
+controller creates and the real apiserver sends to the webhook. The stored pods must carry exactly
+what ``review()`` (the dry-run) says for them, and nothing when stsmesh should stay out.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.e2e.conftest import WebhookProcess, create_namespace, stsmesh, wait_for_pods
+from webhook.admission import review
+from webhook.inputs import pod_from_statefulset, pod_review
+from webhook.mesh import MeshHint
+from webhook.review import decode_patch
+from webhook.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ISTIO_19 = Settings(default_hint=MeshHint.parse("istio", "1.9"))
+APPLIED = "stsmesh.io/applied"
+
+
+def statefulset(example: str, namespace: str, **changes: Any) -> dict[str, Any]:
+    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / example).read_text()) if d]
+    sts = copy.deepcopy(next(d for d in docs if d["kind"] == "StatefulSet"))
+    sts["metadata"]["namespace"] = namespace
+    sts["spec"]["podManagementPolicy"] = "Parallel"  # no kubelet here: OrderedReady would stop at ordinal 0
+    for key, value in changes.items():
+        sts["spec"][key] = value
+    return sts
+
+
+def quarkus(namespace: str) -> dict[str, Any]:
+    """Negative control modelled on redhat-scholars/kubernetes-tutorial quarkus-statefulset.yaml."""
+    labels = {"app": "quarkus-statefulset"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "quarkus", "namespace": namespace},
+        "spec": {
+            "serviceName": "quarkus",
+            "replicas": 1,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "quarkus", "image": "quay.io/rhdevelopers/quarkus-demo:v1", "ports": [{"containerPort": 8080}]}
+                    ]
+                },
+            },
+        },
+    }
+
+
+def apply(api: client.ApiClient, sts: dict[str, Any]) -> None:
+    client.AppsV1Api(api).create_namespaced_stateful_set(sts["metadata"]["namespace"], sts)
+
+
+def assert_carries_golden_mutations(stored: dict[str, Any], sts: dict[str, Any]) -> None:
+    """The stored pod is exactly the controller's pod plus what the dry-run patch adds."""
+    ordinal = int(stored["metadata"]["name"].rsplit("-", 1)[1])
+    dry = pod_from_statefulset(sts, ordinal)
+    dry["metadata"]["labels"].pop("apps.kubernetes.io/pod-index")  # 1.20's controller does not set it
+    result = review(pod_review(copy.deepcopy(dry)), ISTIO_19)
+    expected = jsonpatch.apply_patch(dry, decode_patch(result.response))
+    assert stored["metadata"].get("annotations", {}) == expected["metadata"].get("annotations", {})
+    stored_labels = {k: v for k, v in stored["metadata"]["labels"].items() if k != "controller-revision-hash"}
+    expected_labels = {k: v for k, v in expected["metadata"]["labels"].items() if k != "controller-revision-hash"}
+    assert stored_labels == expected_labels
+    for stored_c, expected_c in zip(stored["spec"]["containers"], expected["spec"]["containers"], strict=True):
+        assert stored_c.get("env") == expected_c.get("env")
+        assert stored_c.get("command") == expected_c.get("command")
+    # and the webhook has nothing left to do: reinvocation gives an empty patch
+    assert decode_patch(review(pod_review(copy.deepcopy(stored)), ISTIO_19).response) == []
+
+
+@pytest.fixture
+def registered(api: client.ApiClient, cluster: Any, webhook_process: WebhookProcess) -> Iterator[WebhookProcess]:
+    webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
+    kubeconfig = str(cluster.kubeconfig)
+    code, out, err = stsmesh("register", "--url", webhook_process.url, "--ca-file", str(webhook_process.ca_file),
+                             "--kubeconfig", kubeconfig)  # fmt: skip
+    assert code == 0, err
+    yield webhook_process
+    stsmesh("unregister", "--kubeconfig", kubeconfig)
+
+
+def test_pods_carry_the_golden_mutations_and_other_namespaces_are_untouched(
+    api: client.ApiClient, cluster: Any, registered: WebhookProcess
+) -> None:
+    kubeconfig = str(cluster.kubeconfig)
+    create_namespace(api, "e2e-on")
+    create_namespace(api, "e2e-off")
+    code, _, err = stsmesh("enable", "e2e-on", "--kubeconfig", kubeconfig)
+    assert code == 0, err
+
+    sets = [
+        statefulset("zookeeper-tutorial.yaml", "e2e-on"),
+        statefulset("zookeeper-bitnami.yaml", "e2e-on"),
+        statefulset("cassandra-bitnami.yaml", "e2e-on"),
+        quarkus("e2e-on"),
+        statefulset("zookeeper-bitnami.yaml", "e2e-on", replicas=10) | {"metadata": {"name": "zk-ten", "namespace": "e2e-on"}},
+    ]
+    sets[-1]["spec"]["selector"]["matchLabels"] = {"app.kubernetes.io/name": "zk-ten"}
+    sets[-1]["spec"]["template"]["metadata"]["labels"] = {"app.kubernetes.io/name": "zk-ten"}
+    for sts in sets:
+        apply(api, sts)
+    for sts in sets:
+        selector = ",".join(f"{k}={v}" for k, v in sts["spec"]["selector"]["matchLabels"].items())
+        pods = wait_for_pods(api, "e2e-on", selector, sts["spec"]["replicas"])
+        assert len(pods) == sts["spec"]["replicas"]
+        for pod in pods:
+            assert_carries_golden_mutations(pod, sts)
+
+    zk = wait_for_pods(api, "e2e-on", "app.kubernetes.io/name=zk", 3)[0]
+    assert zk["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeInboundPorts"] == "2888,3888"
+    bitnami = wait_for_pods(api, "e2e-on", "app.kubernetes.io/name=zookeeper", 3)[0]
+    env = {e["name"]: e.get("value") for e in bitnami["spec"]["containers"][0]["env"]}
+    assert env["ZOO_LISTEN_ALLIPS_ENABLED"] == "yes"
+    negative = wait_for_pods(api, "e2e-on", "app=quarkus-statefulset", 1)[0]
+    assert negative["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "0"
+    assert "traffic.sidecar.istio.io/excludeInboundPorts" not in negative["metadata"].get("annotations", {})
+
+    off = statefulset("zookeeper-bitnami.yaml", "e2e-off")
+    apply(api, off)
+    (untouched,) = wait_for_pods(api, "e2e-off", "app.kubernetes.io/name=zookeeper", 1)[:1]
+    assert APPLIED not in untouched["metadata"].get("annotations", {})
+    assert "apps.kubernetes.io/pod-index" not in untouched["metadata"]["labels"]
+    env = {e["name"]: e.get("value") for e in untouched["spec"]["containers"][0]["env"]}
+    assert env["ZOO_LISTEN_ALLIPS_ENABLED"] == "no"
+
+
+def test_status_tells_the_truth_and_ignore_keeps_pods_coming(
+    api: client.ApiClient, cluster: Any, webhook_process: WebhookProcess
+) -> None:
+    kubeconfig = str(cluster.kubeconfig)
+    code, out, _ = stsmesh("status", "--kubeconfig", kubeconfig)
+    assert code == 1 and "not registered" in out
+
+    webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
+    code, _, err = stsmesh("register", "--url", webhook_process.url, "--ca-file", str(webhook_process.ca_file),
+                           "--kubeconfig", kubeconfig)  # fmt: skip
+    assert code == 0, err
+    create_namespace(api, "e2e-status")
+    stsmesh("enable", "e2e-status", "--kubeconfig", kubeconfig)
+    code, out, _ = stsmesh("status", "--kubeconfig", kubeconfig)
+    assert code == 0, out
+    assert "verifies the certificate" in out and "e2e-status" in out and "/readyz answered 200" in out
+
+    webhook_process.stop()
+    code, out, _ = stsmesh("status", "--kubeconfig", kubeconfig)
+    assert code == 1 and "BAD health" in out
+
+    # failurePolicy Ignore: with the webhook down, pods are still created (unmutated)
+    apply(api, statefulset("cassandra-bitnami.yaml", "e2e-status"))
+    pods = wait_for_pods(api, "e2e-status", "app.kubernetes.io/name=cassandra", 2)
+    assert all(APPLIED not in p["metadata"].get("annotations", {}) for p in pods)
+
+    code, out, _ = stsmesh("unregister", "--kubeconfig", kubeconfig)
+    assert code == 0 and "deleted" in out
+    code, out, _ = stsmesh("status", "--kubeconfig", kubeconfig)
+    assert code == 1 and "not registered" in out
+
+
+def test_certificate_rotation_while_pods_are_created(
+    api: client.ApiClient, cluster: Any, registered: WebhookProcess
+) -> None:
+    kubeconfig = str(cluster.kubeconfig)
+    create_namespace(api, "e2e-rotate")
+    stsmesh("enable", "e2e-rotate", "--kubeconfig", kubeconfig)
+    sts = statefulset("zookeeper-tutorial.yaml", "e2e-rotate", replicas=20)
+    stop = threading.Event()
+
+    def rotate() -> None:
+        while not stop.is_set():
+            registered.make_certs()
+            time.sleep(0.3)
+
+    rotator = threading.Thread(target=rotate)
+    rotator.start()
+    try:
+        apply(api, sts)
+        pods = wait_for_pods(api, "e2e-rotate", "app.kubernetes.io/name=zk", 20)
+    finally:
+        stop.set()
+        rotator.join()
+    assert registered.version > 2, "certificates were rotated during the run"
+    assert all(APPLIED in p["metadata"]["annotations"] for p in pods), "every pod went through the webhook"
+    events = client.CoreV1Api(api).list_namespaced_event("e2e-rotate", _preload_content=False)
+    reasons = [e["reason"] for e in json.loads(events.data)["items"]]
+    assert "FailedCreate" not in reasons
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, cluster: Any, tmp_path: Path) -> None:
+    """The real apiserver validates what deploy/ renders (schema and semantics), as a dry run.
+
+    PodDisruptionBudget policy/v1 and the cert-manager kinds are not served by this 1.20 apiserver;
+    the PDB is validated as policy/v1beta1 (same spec fields)."""
+    rendered = subprocess.run(["kubectl", "kustomize", str(ROOT / "deploy/base")], check=True, capture_output=True, text=True)
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    for doc in docs:
+        if doc["kind"] == "PodDisruptionBudget":
+            doc["apiVersion"] = "policy/v1beta1"
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace"]))
+    # a server-side dry run does not persist the Namespace, so objects inside it need it for real
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": "stsmesh"}})
+    result = subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "--dry-run=server", "-f", str(tmp_path / "base.yaml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "mutatingwebhookconfiguration.admissionregistration.k8s.io/00-stsmesh created (server dry run)" in result.stdout

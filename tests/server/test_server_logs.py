@@ -1,0 +1,95 @@
+"""Log formats: text and one JSON object per line, with the request's identity on every line."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from webhook.logs import configure, request_logger
+from webhook.server import make_app
+from webhook.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+
+def lines(stream: io.StringIO) -> list[str]:
+    return [line for line in stream.getvalue().splitlines() if line]
+
+
+def test_json_lines_carry_time_level_logger_message_and_identity() -> None:
+    stream = io.StringIO()
+    configure("INFO", "json", stream)
+    logger = request_logger("uid-1", "data", "zk-0", "CREATE", logging.getLogger("webhook.server"))
+    logger.info("patched in %.1f ms", 1.25, extra={"outcome": "patched", "fixes": ["a", "b"]})
+    logger.debug("not shown at INFO")
+    [line] = lines(stream)
+    entry = orjson.loads(line)
+    assert entry["level"] == "INFO"
+    assert entry["logger"] == "webhook.server"
+    assert entry["message"] == "patched in 1.2 ms"
+    assert entry["time"].endswith("Z") and "T" in entry["time"]
+    assert (entry["uid"], entry["namespace"], entry["pod"], entry["operation"]) == ("uid-1", "data", "zk-0", "CREATE")
+    assert entry["outcome"] == "patched"
+    assert entry["fixes"] == ["a", "b"]
+
+
+def test_json_exception_is_one_line_with_the_traceback() -> None:
+    stream = io.StringIO()
+    configure("INFO", "json", stream)
+    logger = request_logger("uid-2", "data", "zk-1", "CREATE")
+    try:
+        raise ValueError("bad pod")
+    except ValueError:
+        logger.exception("unexpected error")
+    [line] = lines(stream)
+    entry = orjson.loads(line)
+    assert entry["level"] == "ERROR"
+    assert entry["uid"] == "uid-2"
+    assert "ValueError: bad pod" in entry["exception"]
+
+
+def test_text_lines_carry_the_identity_as_key_value_pairs() -> None:
+    stream = io.StringIO()
+    configure("debug", "text", stream)
+    logger = request_logger("uid-3", "data", "zk-2", "CREATE")
+    logger.info("skipped", extra={"reason": "not create", "fixes": []})
+    [line] = lines(stream)
+    assert " INFO webhook.server: skipped " in line
+    assert "uid=uid-3 namespace=data pod=zk-2 operation=CREATE" in line
+    assert 'reason="not create"' in line
+    assert 'fixes=""' in line
+
+
+def test_configure_twice_keeps_one_handler() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    configure("INFO", "text", first)
+    configure("WARNING", "json", second)
+    logging.getLogger("stsmesh").warning("once")
+    logging.getLogger("stsmesh").info("filtered")
+    assert first.getvalue() == ""
+    assert [orjson.loads(line)["message"] for line in lines(second)] == ["once"]
+
+
+def test_bad_level_or_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="log level"):
+        configure("LOUD", "text")
+    with pytest.raises(ValueError, match="log format"):
+        configure("INFO", "xml")  # type: ignore[arg-type]
+
+
+async def test_server_request_line_in_json(aiohttp_client: Any, settings: Settings, zk_review: dict[str, Any]) -> None:
+    stream = io.StringIO()
+    configure("INFO", "json", stream)
+    client = await aiohttp_client(make_app(settings))
+    async with client.post("/mutate", data=orjson.dumps(zk_review), headers={"Content-Type": "application/json"}):
+        pass
+    entries = [orjson.loads(line) for line in lines(stream)]
+    [entry] = [e for e in entries if e["logger"] == "webhook.server"]
+    assert entry["uid"] == zk_review["request"]["uid"]
+    assert entry["outcome"] == "patched"
+    assert entry["pod"] == "zk-0"
+    assert isinstance(entry["duration_ms"], float)

@@ -1,0 +1,546 @@
+"""Edge: the HTTPS server. HTTP in and out around :func:`webhook.admission.review`, probes, metrics,
+and the process lifecycle (TLS, certificate reload, graceful shutdown).
+
+How a ``POST /mutate[/{mesh}[/{version}]]`` is answered. HTTP errors are only for requests that are
+not an answerable AdmissionReview, always with a small ``{"error": "..."}`` JSON body; anything
+about the pod is an AdmissionReview with 200:
+
+* 404 — unknown mesh or unreadable version in the URL path;
+* 415 — ``Content-Type`` is not ``application/json`` (checked before the body is read);
+* 413 — body over ``settings.max_body_bytes``;
+* 400 — empty body, invalid JSON, JSON nested deeper than :data:`MAX_JSON_DEPTH`, or not an
+  AdmissionReview with a uid (:class:`~webhook.review.InvalidReview`);
+* 200 — every AdmissionReview with a uid, answered in its own apiVersion;
+* 200, allowed with a warning — an unexpected exception once the uid is known (logged with its
+  traceback and counted); 400 if it happens before.
+
+Never a 5xx and never a ``Retry-After`` header: the apiserver retries 429/5xx carrying one, which
+turns one slow call into many. The apiserver's ``?timeout=`` (a Go duration) minus
+``settings.deadline_margin_seconds`` bounds the work: past it the pod is admitted unchanged.
+
+Shutdown (SIGTERM/SIGINT), see :func:`drain_and_stop`: ``/readyz`` fails at once, the server keeps
+serving for ``settings.shutdown_drain_seconds`` so every apiserver sees the endpoint go, then the
+listener closes, in-flight requests get up to :data:`IN_FLIGHT_GRACE_SECONDS` to finish, and the
+keep-alive connections are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import shutil
+import signal
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from webhook.admission import ReviewResult, review
+from webhook.logs import request_logger
+from webhook.mesh import MeshHint
+from webhook.metrics import EXPOSITION_CONTENT_TYPE, Metrics
+from webhook.review import AdmissionRequest, InvalidReview, allowed, finalize, parse_review
+from webhook.selfsigned import write_self_signed
+from webhook.settings import Settings
+from webhook.tls import CertReloader, ReloadResult, ServingCertificate, server_context
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_DEPTH = 100
+"""Deepest JSON nesting accepted (a pod review is about 12 deep; orjson alone allows 1024)."""
+
+IN_FLIGHT_GRACE_SECONDS = Settings().shutdown_timeout_seconds
+"""How long shutdown waits for in-flight requests: the apiserver's longest webhook timeout."""
+
+APISERVER_IDLE_TIMEOUT_SECONDS = 90.0
+"""The apiserver closes idle webhook connections after this; our keep-alive must outlast it."""
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+class Readiness:
+    """Whether ``/readyz`` answers 200: after startup, until shutdown begins."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.state = "starting"
+
+    def mark_ready(self) -> None:
+        self.ready, self.state = True, "ready"
+
+    def mark_shutting_down(self) -> None:
+        self.ready, self.state = False, "shutting down"
+
+
+class InFlight:
+    """Admission requests being handled, so shutdown can wait for them while their connections still
+    read (aiohttp ignores data arriving on a connection once its own shutdown has begun)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+READINESS_KEY = web.AppKey("readiness", Readiness)
+IN_FLIGHT_KEY = web.AppKey("in_flight", InFlight)
+CERT_RELOADER_KEY = web.AppKey("cert_reloader", CertReloader)
+"""Present only when the app was made with an SSL context and certificate files."""
+
+
+def make_app(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> web.Application:
+    """The web application. With ``ssl_context`` (the one the listener serves) and
+    ``settings.cert_file``, a :class:`~webhook.tls.CertReloader` keeps that context's certificate
+    current while the app runs."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    metrics = Metrics()
+    app[SETTINGS_KEY] = settings
+    app[METRICS_KEY] = metrics
+    app[READINESS_KEY] = Readiness()
+    app[IN_FLIGHT_KEY] = InFlight()
+    if ssl_context is not None and settings.cert_file:
+        app[CERT_RELOADER_KEY] = _make_reloader(settings, ssl_context, metrics)
+        app.cleanup_ctx.append(_cert_reloading)
+    app.on_startup.append(_mark_ready)
+    app.router.add_post("/mutate", mutate)
+    app.router.add_post("/mutate/{mesh}", mutate)
+    app.router.add_post("/mutate/{mesh}/{version}", mutate)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app
+
+
+def _make_reloader(settings: Settings, context: ssl.SSLContext, metrics: Metrics) -> CertReloader:
+    def record(result: ReloadResult, certificate: ServingCertificate | None) -> None:
+        metrics.count_cert_reload(result)
+        if certificate is not None:
+            metrics.cert_expiry.set(certificate.not_after.timestamp())
+
+    reloader = CertReloader(
+        context,
+        settings.cert_file,
+        settings.key_file or settings.cert_file,
+        interval_seconds=settings.cert_reload_seconds,
+        on_result=record,
+    )
+    if reloader.current is not None:
+        metrics.cert_expiry.set(reloader.current.not_after.timestamp())
+    return reloader
+
+
+async def _cert_reloading(app: web.Application) -> AsyncIterator[None]:
+    reloader = app[CERT_RELOADER_KEY]
+    reloader.start()
+    yield
+    await reloader.stop()
+
+
+async def _mark_ready(app: web.Application) -> None:
+    app[READINESS_KEY].mark_ready()
+
+
+# --- probes and metrics ---------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    readiness = request.app[READINESS_KEY]
+    return web.Response(text=f"{readiness.state}\n", status=200 if readiness.ready else 503)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    body = request.app[METRICS_KEY].exposition()
+    return web.Response(body=body, headers={"Content-Type": EXPOSITION_CONTENT_TYPE})
+
+
+# --- POST /mutate ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """One handled request: what to send, and what to log and count."""
+
+    status: int
+    body: dict[str, Any]
+    outcome: str
+    result: ReviewResult | None = None
+    problem: str = ""
+    uid: str = ""
+
+
+def rejection(status: int, outcome: str, message: str) -> Answer:
+    return Answer(status, {"error": message}, outcome, problem=message)
+
+
+async def mutate(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    metrics = request.app[METRICS_KEY]
+    in_flight = request.app[IN_FLIGHT_KEY]
+    started = time.monotonic()
+    metrics.in_flight.inc()
+    in_flight.enter()
+    answer: Answer | None = None
+    try:
+        try:
+            answer = await _answer(request, settings, started)
+            payload = orjson.dumps(answer.body)
+        except Exception as exc:  # a bug, or the connection broke while the body was read
+            known = answer.result.request if answer is not None and answer.result is not None else None
+            answer = _internal_error(request, exc, known)
+            payload = orjson.dumps(answer.body)
+    finally:
+        metrics.in_flight.dec()
+        in_flight.leave()
+    response = web.Response(body=payload, status=answer.status, content_type=JSON_CONTENT_TYPE)
+    if not request.content.at_eof():
+        response.force_close()  # the body was left unread: do not read it just to keep the connection
+    try:
+        duration = time.monotonic() - started
+        metrics.latency.observe(duration)
+        metrics.requests.labels(outcome=answer.outcome, code=str(answer.status)).inc()
+        if answer.result is not None:
+            _count_result(metrics, answer.result)
+            _log_result(answer.result, duration)
+        else:
+            _log_rejection(request, answer, duration)
+    except Exception:
+        log.exception("could not log or count a request", extra={"uid": answer.uid})
+    return response
+
+
+async def _answer(request: web.Request, settings: Settings, started: float) -> Answer:
+    try:
+        hint = path_hint(request.match_info.get("mesh"), request.match_info.get("version"))
+    except ValueError as exc:
+        return rejection(404, "unknown-mesh", f"{request.path}: {exc}")
+    if request.content_type.lower() != JSON_CONTENT_TYPE:
+        given = request.headers.get("Content-Type") or "none"
+        return rejection(415, "unsupported-media-type", f"Content-Type must be {JSON_CONTENT_TYPE}, got {given}")
+    too_large = f"body is larger than the {settings.max_body_bytes}-byte limit"
+    if request.content_length is not None and request.content_length > settings.max_body_bytes:
+        return rejection(413, "too-large", too_large)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return rejection(413, "too-large", too_large)
+    if not raw:
+        return rejection(400, "invalid", "empty body; expected an AdmissionReview")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return rejection(400, "invalid", f"body is not valid JSON: {exc}")
+    if json_nesting_exceeds(body, MAX_JSON_DEPTH, raw):
+        return rejection(400, "invalid", f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    expired = deadline_check(request.query.get("timeout"), started, settings.deadline_margin_seconds)
+    try:
+        result = review(body, settings, path_hint=hint, expired=expired)
+    except InvalidReview as exc:
+        return rejection(400, "invalid", str(exc))
+    except Exception as exc:
+        return _internal_error(request, exc, _parsed_or_none(body))
+    return Answer(200, result.response, result.outcome, result=result, uid=result.request.uid)
+
+
+def _parsed_or_none(body: object) -> AdmissionRequest | None:
+    try:
+        return parse_review(body)
+    except Exception:
+        return None
+
+
+def _internal_error(request: web.Request, exc: Exception, admission_request: AdmissionRequest | None) -> Answer:
+    """A bug must not fail pod creation: with a uid to answer, admit unchanged with a warning; else 400.
+    Called from an ``except`` block, so the traceback is logged."""
+    request.app[METRICS_KEY].internal_errors.inc()
+    uid = admission_request.uid if admission_request is not None else ""
+    log.exception(
+        "unexpected error while handling an admission request", extra={"uid": uid, "outcome": "internal-error"}
+    )
+    if admission_request is None:
+        return rejection(400, "internal-error", f"stsmesh could not handle the request ({type(exc).__name__})")
+    warning = f"stsmesh: pod admitted unchanged: internal error ({type(exc).__name__}); see the webhook logs"
+    return Answer(200, finalize(admission_request, allowed([warning])), "internal-error", uid=uid)
+
+
+def path_hint(mesh: str | None, version: str | None) -> MeshHint | None:
+    """The mesh named in the URL path, or None for plain ``/mutate``; ValueError when unknown."""
+    if mesh is None:
+        return None
+    return MeshHint.parse(mesh, version)
+
+
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_DURATION = re.compile(rf"(?:{_GO_DURATION_PART.pattern})+")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(text: str) -> float | None:
+    """Seconds in a Go duration (``10s``, ``1m30s``, ``500ms``; a bare number counts as seconds);
+    None when unreadable or negative."""
+    text = text.strip()
+    with contextlib.suppress(ValueError):
+        seconds = float(text)
+        return seconds if seconds >= 0 else None
+    if not _GO_DURATION.fullmatch(text):
+        return None
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _GO_DURATION_PART.findall(text))
+
+
+def deadline_check(timeout: str | None, started: float, margin_seconds: float) -> Callable[[], bool]:
+    """``expired()`` for the core: true once ``timeout`` minus the margin has passed since ``started``
+    (``time.monotonic()``). No or unreadable ``timeout``: never expires."""
+    seconds = parse_go_duration(timeout) if timeout is not None else None
+    if seconds is None:
+        return lambda: False
+    deadline = started + seconds - margin_seconds
+    return lambda: time.monotonic() >= deadline
+
+
+def json_nesting_exceeds(value: object, limit: int, raw: bytes = b"") -> bool:
+    """Whether ``value`` (as ``orjson.loads`` returns it) nests objects/arrays more than ``limit`` deep.
+
+    With the raw text given, a body with at most ``limit`` brackets in total passes without a walk
+    (a C-speed count; brackets inside strings only make the count larger). The walk recurses at
+    most ``limit`` levels and costs about 15 µs for a typical pod review.
+    """
+    if raw and raw.count(b"{") + raw.count(b"[") <= limit:
+        return False
+    if type(value) is not dict and type(value) is not list:
+        return False
+    return _deeper_than(value, limit)
+
+
+def _deeper_than(node: dict[str, Any] | list[Any], budget: int) -> bool:
+    if budget == 0:
+        return True
+    children: Iterable[Any] = node.values() if isinstance(node, dict) else node
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and _deeper_than(child, budget - 1):
+            return True
+    return False
+
+
+def _count_result(metrics: Metrics, result: ReviewResult) -> None:
+    if result.outcome == "skipped":
+        metrics.skips.labels(reason=result.decision.reason).inc()
+    if result.outcome in ("rule-error", "denied"):
+        metrics.rule_errors.inc()
+    if result.mutation is not None and result.mutation.patch:
+        for fix in result.mutation.fixes:
+            if fix != "explanation":
+                metrics.fixes.labels(fix=fix).inc()
+
+
+def _pod_name(result: ReviewResult) -> str:
+    pod = result.request.object
+    metadata = pod.get("metadata") if isinstance(pod, dict) else None
+    if isinstance(metadata, dict):
+        for key in ("name", "generateName"):
+            if isinstance(metadata.get(key), str) and metadata[key]:
+                return str(metadata[key])
+    return result.request.name
+
+
+def _log_result(result: ReviewResult, duration: float) -> None:
+    request = result.request
+    logger = request_logger(request.uid, request.namespace, _pod_name(result), request.operation, log)
+    fixes = [f for f in result.mutation.fixes if f != "explanation"] if result.mutation else []
+    extra: dict[str, Any] = {
+        "outcome": result.outcome,
+        "reason": result.decision.reason,
+        "fixes": fixes,
+        "duration_ms": round(duration * 1000, 2),
+    }
+    if result.mutation is not None:
+        extra["mesh"] = result.mutation.mesh.label
+    summary = result.outcome + (f" ({', '.join(fixes)})" if fixes else "")
+    if result.outcome == "skipped":
+        summary += f": {result.decision.detail}"
+    if result.error:
+        extra["error"] = result.error
+        logger.warning("%s in %.1f ms: %s", summary, duration * 1000, result.error, extra=extra)
+    else:
+        logger.info("%s in %.1f ms", summary, duration * 1000, extra=extra)
+
+
+def _log_rejection(request: web.Request, answer: Answer, duration: float) -> None:
+    extra: dict[str, Any] = {
+        "outcome": answer.outcome,
+        "code": answer.status,
+        "path": request.path,
+        "remote": request.remote or "",
+        "duration_ms": round(duration * 1000, 2),
+    }
+    if answer.uid:
+        extra["uid"] = answer.uid
+    if answer.status == 200:  # an internal error answered with an allowed review; logged with its traceback
+        log.warning("admitted unchanged after an internal error", extra=extra)
+    else:
+        log.warning("rejected with HTTP %d: %s", answer.status, answer.problem, extra=extra)
+
+
+# --- process lifecycle ----------------------------------------------------------------------------
+
+
+@dataclass
+class RunningServer:
+    """A started server: its runner and listening site, for :func:`drain_and_stop`."""
+
+    app: web.Application
+    runner: web.AppRunner
+    site: web.TCPSite
+
+    @property
+    def url(self) -> str:
+        return self.site.name
+
+    @property
+    def port(self) -> int:
+        return self.site.port
+
+
+async def start_server(settings: Settings, ssl_context: ssl.SSLContext | None) -> RunningServer:
+    """Make the app and listen on ``settings.host``/``settings.port`` (0: any free port)."""
+    app = make_app(settings, ssl_context=ssl_context)
+    runner = web.AppRunner(
+        app,
+        keepalive_timeout=settings.keepalive_timeout,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        access_log=None,  # mutate logs its own line with the uid; probes would flood the log
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return RunningServer(app, runner, site)
+
+
+async def drain_and_stop(
+    server: RunningServer,
+    drain_seconds: float,
+    hurry: asyncio.Event | None = None,
+    grace_seconds: float = IN_FLIGHT_GRACE_SECONDS,
+) -> None:
+    """The shutdown sequence.
+
+    1. ``/readyz`` fails at once;
+    2. keep serving for ``drain_seconds`` (cut short when ``hurry`` is set, e.g. by a second
+       signal) so every apiserver drops the endpoint;
+    3. close the listener, and wait up to ``grace_seconds`` for in-flight admission requests while
+       their connections still read normally (a request whose body is still arriving completes);
+    4. close the keep-alive connections (aiohttp gives a request that slipped in on one meanwhile
+       up to :data:`IN_FLIGHT_GRACE_SECONDS` more) and run the app's cleanup (the certificate
+       reloader stops).
+    """
+    server.app[READINESS_KEY].mark_shutting_down()
+    log.info("shutting down: /readyz now fails; still serving for %.1f s so endpoints update", drain_seconds)
+    if drain_seconds > 0:
+        if hurry is None:
+            await asyncio.sleep(drain_seconds)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hurry.wait(), drain_seconds)
+    in_flight = server.app[IN_FLIGHT_KEY]
+    await server.site.stop()
+    log.info("no longer accepting connections; %d admission request(s) in flight", in_flight.count)
+    try:
+        await asyncio.wait_for(in_flight.wait_idle(), grace_seconds)
+    except TimeoutError:
+        log.warning(
+            "%d admission request(s) still running after %.0f s; closing anyway", in_flight.count, grace_seconds
+        )
+    await server.runner.cleanup()
+    log.info("stopped")
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def run(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[RunningServer], None] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or ``stop`` is set), then shut down gracefully and return.
+
+    Without ``settings.cert_file`` a throwaway self-signed certificate for localhost/127.0.0.1 is
+    made in a temp directory (and deleted on exit). A second signal cuts the drain window short.
+    """
+    stop = stop if stop is not None else asyncio.Event()
+    hurry = asyncio.Event()
+    selfsigned_directory: Path | None = None
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.is_set():
+            log.info("received %s again: cutting the drain short", signum.name)
+            hurry.set()
+        else:
+            log.info("received %s", signum.name)
+            stop.set()
+
+    try:
+        if not settings.cert_file:
+            files = write_self_signed()
+            selfsigned_directory = files.directory
+            settings = settings.with_overrides(cert_file=str(files.cert_file), key_file=str(files.key_file))
+            log.warning(
+                "no certificate given: serving a throwaway self-signed certificate for localhost/127.0.0.1 "
+                "(%s, key %s); fine for trying stsmesh locally, not for a cluster",
+                files.cert_file,
+                files.key_file,
+            )
+        if settings.keepalive_timeout <= APISERVER_IDLE_TIMEOUT_SECONDS:
+            log.warning(
+                "keep-alive timeout %.0f s is not above the apiserver's %.0f s idle timeout: calls can fail "
+                "when both close a connection at once",
+                settings.keepalive_timeout,
+                APISERVER_IDLE_TIMEOUT_SECONDS,
+            )
+        context = server_context(settings.cert_file, settings.key_file or settings.cert_file)
+        server = await start_server(settings, context)
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
+                loop.add_signal_handler(signum, on_signal, signum)
+                installed.append(signum)
+        log.info("listening on %s (POST /mutate, GET /healthz /readyz /metrics)", server.url)
+        if on_started is not None:
+            on_started(server)
+        await stop.wait()
+        await drain_and_stop(server, settings.shutdown_drain_seconds, hurry, settings.shutdown_timeout_seconds)
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        if selfsigned_directory is not None:
+            shutil.rmtree(selfsigned_directory, ignore_errors=True)
