@@ -13,7 +13,9 @@ from typing import Any
 from webhook.inputs import pod_review
 
 
-def _container(name: str, env_count: int, image: str = "docker.io/bitnami/zookeeper:3.8.1-debian-11-r18") -> dict[str, Any]:
+def _container(
+    name: str, env_count: int, image: str = "docker.io/bitnami/zookeeper:3.8.1-debian-11-r18"
+) -> dict[str, Any]:
     env = [{"name": f"SETTING_{i:04d}", "value": f"value-{i:04d}-" + "x" * 16} for i in range(env_count)]
     env.insert(min(3, len(env)), {"name": "ZOO_LISTEN_ALLIPS_ENABLED", "value": "no"})
     return {
@@ -38,7 +40,11 @@ def _container(name: str, env_count: int, image: str = "docker.io/bitnami/zookee
         },
         "volumeMounts": [
             {"name": "data", "mountPath": "/bitnami/zookeeper"},
-            {"name": "kube-api-access-abcde", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": True},
+            {
+                "name": "kube-api-access-abcde",
+                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                "readOnly": True,
+            },
         ],
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
@@ -105,8 +111,18 @@ def statefulset_pod(containers: int = 1, env_count: int = 12, managed_fields: in
                 },
             ],
             "tolerations": [
-                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+                {
+                    "key": "node.kubernetes.io/not-ready",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
             ],
             "restartPolicy": "Always",
             "dnsPolicy": "ClusterFirst",
