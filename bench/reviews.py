@@ -13,6 +13,10 @@ from typing import Any
 from webhook.inputs import pod_review
 
 
+def _toleration(key: str) -> dict[str, Any]:
+    return {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+
+
 def _container(
     name: str, env_count: int, image: str = "docker.io/bitnami/zookeeper:3.8.1-debian-11-r18"
 ) -> dict[str, Any]:
@@ -110,20 +114,7 @@ def statefulset_pod(containers: int = 1, env_count: int = 12, managed_fields: in
                     },
                 },
             ],
-            "tolerations": [
-                {
-                    "key": "node.kubernetes.io/not-ready",
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                    "tolerationSeconds": 300,
-                },
-                {
-                    "key": "node.kubernetes.io/unreachable",
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                    "tolerationSeconds": 300,
-                },
-            ],
+            "tolerations": [_toleration("node.kubernetes.io/not-ready"), _toleration("node.kubernetes.io/unreachable")],
             "restartPolicy": "Always",
             "dnsPolicy": "ClusterFirst",
             "schedulerName": "default-scheduler",

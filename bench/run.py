@@ -180,7 +180,10 @@ def micro(settings: Settings, seconds: float = 1.0) -> list[dict[str, Any]]:
 
 
 def table(rows: list[Row]) -> str:
-    head = f"{'server':<9}{'body':<22}{'conn':>5} {'mode':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>11}{'err':>5}{'×base':>7}"
+    head = (
+        f"{'server':<9}{'body':<22}{'conn':>5} {'mode':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'CPU µs/req':>11}{'err':>5}{'×base':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = f"{r.ratio_to_baseline:.2f}" if r.ratio_to_baseline is not None else ""
