@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -54,6 +54,11 @@ class Match:
     env_any: tuple[str, ...] = ()
     ports_any: tuple[int, ...] = ()
 
+    @cached_property
+    def image_paths(self) -> tuple[tuple[str, ...], ...]:
+        """The image patterns split into lower-case path components, once."""
+        return tuple(tuple(pattern.lower().split("/")) for pattern in self.images)
+
 
 @dataclass(frozen=True)
 class App:
@@ -83,14 +88,14 @@ class Catalogue:
         """Every (container, app) pair the catalogue recognises in ``pod``."""
         found: list[AppMatch] = []
         spec = pod.get("spec")
-        if not isinstance(spec, Mapping):
+        if not isinstance(spec, dict):
             return found
         for list_name in ("initContainers", "containers"):
             items = spec.get(list_name)
             if not isinstance(items, list):
                 continue
             for index, container in enumerate(items):
-                if not isinstance(container, Mapping):
+                if not isinstance(container, dict):
                     continue
                 app = self._best(container)
                 if app is not None:
@@ -98,10 +103,28 @@ class Catalogue:
                     found.append(AppMatch(app, list_name, index, name if isinstance(name, str) else f"#{index}"))
         return found
 
+    @cached_property
+    def _candidates(self) -> tuple[dict[str, tuple[App, ...]], tuple[App, ...]]:
+        """Apps by the last component of their image patterns, and apps matched without an image;
+        both in catalogue order, so matching a container looks at a handful of apps, not all."""
+        by_name: dict[str, list[App]] = {}
+        imageless: list[App] = []
+        for app in self.apps:
+            if not app.match.images:
+                imageless.append(app)
+            for name in dict.fromkeys(path[-1] for path in app.match.image_paths):
+                by_name.setdefault(name, []).append(app)
+        return {k: tuple(v) for k, v in by_name.items()}, tuple(imageless)
+
     def _best(self, container: Mapping[str, Any]) -> App | None:
         repository = image_repository(container.get("image"))
+        by_name, imageless = self._candidates
+        candidates = by_name.get(repository[-1], ()) if repository else ()
+        if imageless:
+            order = {app.id: i for i, app in enumerate(self.apps)}
+            candidates = tuple(sorted((*candidates, *imageless), key=lambda a: order[a.id]))
         best: tuple[int, App] | None = None
-        for app in self.apps:
+        for app in candidates:
             score = _score(app.match, repository, container)
             if score > 0 and (best is None or score > best[0]):
                 best = (score, app)
@@ -133,8 +156,7 @@ def _score(match: Match, repository: tuple[str, ...], container: Mapping[str, An
     score = 0
     if match.images:
         best = 0
-        for pattern in match.images:
-            wanted = tuple(pattern.lower().split("/"))
+        for wanted in match.image_paths:
             # Suffix match on whole path components, so mirrors (registry/mirror/bitnami/x) match,
             # and "zookeeper" (official) does not swallow "bitnami/zookeeper" (more specific wins).
             if len(wanted) <= len(repository) and repository[-len(wanted) :] == wanted:
@@ -144,12 +166,12 @@ def _score(match: Match, repository: tuple[str, ...], container: Mapping[str, An
             return 0
         score += best
     if match.env_any:
-        names = {e.get("name") for e in _list(container.get("env")) if isinstance(e, Mapping)}
+        names = {e.get("name") for e in _list(container.get("env")) if isinstance(e, dict)}
         if not names.intersection(match.env_any):
             return 0
         score += 1
     if match.ports_any:
-        ports = {p.get("containerPort") for p in _list(container.get("ports")) if isinstance(p, Mapping)}
+        ports = {p.get("containerPort") for p in _list(container.get("ports")) if isinstance(p, dict)}
         if not ports.intersection(match.ports_any):
             return 0
         score += 1

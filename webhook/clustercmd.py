@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from webhook import certs, kube, manifests
+from webhook import certs, manifests
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -86,7 +86,11 @@ def add_cluster_commands(commands: Any) -> None:
     target.add_argument("--url", default=None, help="https://host:port/mutate for out-of-cluster development")
     r.add_argument("--port", type=int, default=443, help="Service port (default 443)")
     r.add_argument("--path", default="/mutate", help="path; /mutate/<mesh>/<version> tells the server the mesh")
-    r.add_argument("--ca-file", default="certs/ca.crt", help="CA that signed the serving cert (caBundle); '' leaves it empty for cert-manager to inject")
+    r.add_argument(
+        "--ca-file",
+        default="certs/ca.crt",
+        help="CA of the serving cert (caBundle); '' leaves it empty for cert-manager",
+    )
     r.add_argument("--failure-policy", choices=("Ignore", "Fail"), default="Ignore")
     r.add_argument("--timeout", type=int, default=5, help="timeoutSeconds, 1-30 (default 5)")
     r.add_argument("--webhook-namespace", default=None, help="namespace the webhook runs in (never mutated)")
@@ -218,6 +222,7 @@ def cmd_register(args: argparse.Namespace, out: TextIO) -> int:
         out.write(yaml.safe_dump(body, sort_keys=False))
         return EXIT_OK
     api = _api(args)
+    kube = _kube_module()
     result = _kube(lambda: kube.apply_webhook_configuration(api, body))
     out.write(f"MutatingWebhookConfiguration {body['metadata']['name']} {result}\n")
     out.write("next: stsmesh enable NAMESPACE (only labelled namespaces are mutated)\n")
@@ -226,6 +231,7 @@ def cmd_register(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_unregister(args: argparse.Namespace, out: TextIO) -> int:
     api = _api(args)
+    kube = _kube_module()
     deleted = _kube(lambda: kube.delete_webhook_configuration(api))
     name = manifests.WEBHOOK_CONFIGURATION_NAME
     out.write(f"MutatingWebhookConfiguration {name} {'deleted' if deleted else 'was not registered'}\n")
@@ -234,6 +240,7 @@ def cmd_unregister(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_enable(args: argparse.Namespace, out: TextIO, enabled: bool) -> int:
     api = _api(args)
+    kube = _kube_module()
     for namespace in args.namespaces:
         _kube(lambda ns=namespace: kube.set_namespace_enabled(api, ns, enabled))
         out.write(f"namespace {namespace} {'enabled' if enabled else 'disabled'}\n")
@@ -243,10 +250,20 @@ def cmd_enable(args: argparse.Namespace, out: TextIO, enabled: bool) -> int:
 
 
 def _api(args: argparse.Namespace) -> Any:
+    kube = _kube_module()
     return _kube(lambda: kube.api_client(args.kubeconfig, args.context))
 
 
+def _kube_module() -> Any:
+    # Imported on first use: the kubernetes client costs ~30 MiB and ~0.3 s, and `serve` and
+    # `dry-run` never need it.
+    from webhook import kube
+
+    return kube
+
+
 def _kube(fn: Any) -> Any:
+    kube = _kube_module()
     try:
         return fn()
     except kube.KubeError as exc:
@@ -266,6 +283,7 @@ class Check:
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     api = _api(args)
     checks: list[Check] = []
+    kube = _kube_module()
     configuration = _kube(lambda: kube.get_webhook_configuration(api))
     if configuration is None:
         checks.append(Check("registration", False, "not registered: run `stsmesh register`"))

@@ -67,12 +67,12 @@ def should_mutate(request: AdmissionRequest, excluded_namespaces: Sequence[str])
 def statefulset_owner(pod: Mapping[str, Any]) -> str | None:
     """Name of the controlling ``apps/v1`` StatefulSet, or None."""
     metadata = pod.get("metadata")
-    refs = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    refs = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
     if not isinstance(refs, list):
         return None
     for ref in refs:
         if (
-            isinstance(ref, Mapping)
+            isinstance(ref, dict)
             and ref.get("controller") is True
             and ref.get("kind") == "StatefulSet"
             and ref.get("apiVersion") == "apps/v1"
@@ -92,17 +92,17 @@ def ordinal_of(pod_name: str, statefulset: str) -> int | None:
 
 def _meta_str(pod: Mapping[str, Any], field: str) -> str:
     metadata = pod.get("metadata")
-    value = metadata.get(field) if isinstance(metadata, Mapping) else None
+    value = metadata.get(field) if isinstance(metadata, dict) else None
     return value if isinstance(value, str) else ""
 
 
 def _opted_out(pod: Mapping[str, Any]) -> bool:
     metadata = pod.get("metadata")
-    if not isinstance(metadata, Mapping):
+    if not isinstance(metadata, dict):
         return False
     for field in ("annotations", "labels"):
         values = metadata.get(field)
-        if isinstance(values, Mapping):
+        if isinstance(values, dict):
             flag = values.get(SKIP_ANNOTATION)
             if isinstance(flag, str) and flag.strip().lower() in TRUE_VALUES:
                 return True
@@ -116,16 +116,16 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
     such a pod is admitted unchanged with a warning rather than patched on a guess.
     """
     metadata = pod.get("metadata", {})
-    if not isinstance(metadata, Mapping):
+    if not isinstance(metadata, dict):
         return "metadata is not an object"
     for field in ("labels", "annotations"):
         values = metadata.get(field, {})
         if values is not None and not (
-            isinstance(values, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
+            isinstance(values, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
         ):
             return f"metadata.{field} is not a map of strings"
     spec = pod.get("spec")
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         return "spec is missing or not an object"
     for list_name in ("containers", "initContainers"):
         items = spec.get(list_name, [])
@@ -135,13 +135,13 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
             return f"spec.{list_name} is not a list"
         for index, container in enumerate(items):
             where = f"spec.{list_name}[{index}]"
-            if not isinstance(container, Mapping):
+            if not isinstance(container, dict):
                 return f"{where} is not an object"
             for field in ("env", "ports", "args", "command"):
                 value = container.get(field)
                 if value is not None and not isinstance(value, list):
                     return f"{where}.{field} is not a list"
             for entry_index, entry in enumerate(container.get("env") or []):
-                if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                     return f"{where}.env[{entry_index}] has no name"
     return None

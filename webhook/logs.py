@@ -85,7 +85,7 @@ def _text_value(value: object) -> str:
     if isinstance(value, (list, tuple)):
         value = ",".join(str(item) for item in value)
     text = str(value)
-    if text == "" or any(ch.isspace() or ch in "=\"" for ch in text):
+    if text == "" or any(ch.isspace() or ch in '="' for ch in text):
         return orjson.dumps(text).decode("utf-8")
     return text
 

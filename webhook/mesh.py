@@ -117,16 +117,16 @@ def inbound_mode(mesh: MeshName, version: Version | None) -> InboundMode:
 
 def _containers(pod: Mapping[str, Any], list_name: str) -> list[Mapping[str, Any]]:
     spec = pod.get("spec")
-    items = spec.get(list_name) if isinstance(spec, Mapping) else None
+    items = spec.get(list_name) if isinstance(spec, dict) else None
     if not isinstance(items, list):
         return []
-    return [c for c in items if isinstance(c, Mapping)]
+    return [c for c in items if isinstance(c, dict)]
 
 
 def _meta(pod: Mapping[str, Any], field: str) -> Mapping[str, Any]:
     metadata = pod.get("metadata")
-    value = metadata.get(field) if isinstance(metadata, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
+    value = metadata.get(field) if isinstance(metadata, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _image_tag(image: object) -> str | None:

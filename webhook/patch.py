@@ -48,7 +48,10 @@ class PodEditor:
         self.ops: list[PatchOp] = []
 
     def _record(self, op: str, path: str, value: Any) -> None:
-        self.ops.append({"op": op, "path": path, "value": copy.deepcopy(value)})
+        # Later edits may change a map or list we just added; the op must keep today's value.
+        if isinstance(value, dict | list):
+            value = copy.deepcopy(value)
+        self.ops.append({"op": op, "path": path, "value": value})
 
     # --- metadata ---------------------------------------------------------------------------------
 
