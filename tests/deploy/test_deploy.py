@@ -128,7 +128,13 @@ def test_webhook_configuration_contract() -> None:
         assert name < injector, f"{name} must sort before {injector} so our annotations reach the injector"
     (webhook,) = configuration["webhooks"]
     assert webhook["rules"] == [
-        {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "scope": "Namespaced"}
+        {
+            "operations": ["CREATE"],
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "resources": ["pods"],
+            "scope": "Namespaced",
+        }
     ]
     assert webhook["failurePolicy"] == "Ignore"
     assert webhook["sideEffects"] == "None"

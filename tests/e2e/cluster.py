@@ -194,7 +194,9 @@ def _write_kubeconfig(path: Path, server: str, ca: bytes, user: certs.Pem) -> No
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "e2e", "cluster": {"server": server, "certificate-authority-data": b64(ca)}}],
-        "users": [{"name": "e2e", "user": {"client-certificate-data": b64(user.cert), "client-key-data": b64(user.key)}}],
+        "users": [
+            {"name": "e2e", "user": {"client-certificate-data": b64(user.cert), "client-key-data": b64(user.key)}}
+        ],
         "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "e2e"}}],
         "current-context": "e2e",
     }

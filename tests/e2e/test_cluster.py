@@ -61,7 +61,11 @@ def quarkus(namespace: str) -> dict[str, Any]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "containers": [
-                        {"name": "quarkus", "image": "quay.io/rhdevelopers/quarkus-demo:v1", "ports": [{"containerPort": 8080}]}
+                        {
+                            "name": "quarkus",
+                            "image": "quay.io/rhdevelopers/quarkus-demo:v1",
+                            "ports": [{"containerPort": 8080}],
+                        }
                     ]
                 },
             },
@@ -95,7 +99,7 @@ def assert_carries_golden_mutations(stored: dict[str, Any], sts: dict[str, Any])
 def registered(api: client.ApiClient, cluster: Any, webhook_process: WebhookProcess) -> Iterator[WebhookProcess]:
     webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
     kubeconfig = str(cluster.kubeconfig)
-    code, out, err = stsmesh("register", "--url", webhook_process.url, "--ca-file", str(webhook_process.ca_file),
+    code, _, err = stsmesh("register", "--url", webhook_process.url, "--ca-file", str(webhook_process.ca_file),
                              "--kubeconfig", kubeconfig)  # fmt: skip
     assert code == 0, err
     yield webhook_process
@@ -116,7 +120,8 @@ def test_pods_carry_the_golden_mutations_and_other_namespaces_are_untouched(
         statefulset("zookeeper-bitnami.yaml", "e2e-on"),
         statefulset("cassandra-bitnami.yaml", "e2e-on"),
         quarkus("e2e-on"),
-        statefulset("zookeeper-bitnami.yaml", "e2e-on", replicas=10) | {"metadata": {"name": "zk-ten", "namespace": "e2e-on"}},
+        statefulset("zookeeper-bitnami.yaml", "e2e-on", replicas=10)
+        | {"metadata": {"name": "zk-ten", "namespace": "e2e-on"}},
     ]
     sets[-1]["spec"]["selector"]["matchLabels"] = {"app.kubernetes.io/name": "zk-ten"}
     sets[-1]["spec"]["template"]["metadata"]["labels"] = {"app.kubernetes.io/name": "zk-ten"}
@@ -214,7 +219,9 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
 
     PodDisruptionBudget policy/v1 and the cert-manager kinds are not served by this 1.20 apiserver;
     the PDB is validated as policy/v1beta1 (same spec fields)."""
-    rendered = subprocess.run(["kubectl", "kustomize", str(ROOT / "deploy/base")], check=True, capture_output=True, text=True)
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(ROOT / "deploy/base")], check=True, capture_output=True, text=True
+    )
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     for doc in docs:
         if doc["kind"] == "PodDisruptionBudget":
@@ -222,9 +229,11 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
     (tmp_path / "base.yaml").write_text(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace"]))
     # a server-side dry run does not persist the Namespace, so objects inside it need it for real
     client.CoreV1Api(api).create_namespace({"metadata": {"name": "stsmesh"}})
+    kubectl = ["kubectl", "--kubeconfig", str(cluster.kubeconfig)]
     result = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "--dry-run=server", "-f", str(tmp_path / "base.yaml")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [*kubectl, "apply", "--dry-run=server", "-f", str(tmp_path / "base.yaml")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
-    assert "mutatingwebhookconfiguration.admissionregistration.k8s.io/00-stsmesh created (server dry run)" in result.stdout
+    assert (
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/00-stsmesh created (server dry run)" in result.stdout
+    )

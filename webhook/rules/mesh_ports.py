@@ -142,8 +142,8 @@ def _patch_redirect_init(
     flags = ISTIO_FLAGS if mesh.mesh == "istio" else LINKERD_FLAGS
     if mesh.mesh == "istio" and inbound:
         include = _flag_value(container[field], flags["include"])
-        if include is not None and include[1].strip() != "*":
-            items = split_list(include[1])
+        if include is not None and include[2].strip() not in ("*", ""):
+            items = split_list(include[2])
             kept = [i for i in items if not any(covers([i], p) for p in inbound)]
             if kept != items:
                 _set_flag(editor, ref, field, flags["include"], ",".join(kept))
@@ -154,13 +154,19 @@ def _patch_redirect_init(
         _merge_flag(editor, ref, field, flags["out"], outbound)
 
 
-def _flag_value(items: list[Any], flag: str) -> tuple[int, str] | None:
-    """Index of the value item (or of a ``flag=value`` item) and the value."""
+def _flag_value(items: list[Any], flag: str) -> tuple[int, int | None, str] | None:
+    """Where ``flag`` is: (flag index, value index or None when the flag ends the list, value).
+
+    Handles ``FLAG VALUE`` and ``FLAG=VALUE``; a dangling ``FLAG`` has no value yet."""
     for index, item in enumerate(items):
-        if item == flag and index + 1 < len(items) and isinstance(items[index + 1], str):
-            return index + 1, items[index + 1]
+        if item == flag:
+            if index + 1 < len(items) and isinstance(items[index + 1], str) and not items[index + 1].startswith("-"):
+                return index, index + 1, items[index + 1]
+            if index + 1 < len(items) and items[index + 1] == "":
+                return index, index + 1, ""
+            return index, None, ""
         if isinstance(item, str) and item.startswith(flag + "="):
-            return index, item[len(flag) + 1 :]
+            return index, index, item[len(flag) + 1 :]
     return None
 
 
@@ -171,14 +177,19 @@ def _set_flag(editor: PodEditor, ref: ContainerRef, field: str, flag: str, value
         editor.append_list_item(ref, field, flag)
         editor.append_list_item(ref, field, value)
         return
-    index, _ = found
-    joined = isinstance(items[index], str) and items[index].startswith(flag + "=")
-    editor.set_list_item(ref, field, index, f"{flag}={value}" if joined else value)
+    flag_index, value_index, _ = found
+    if value_index is None:
+        # "-d" followed by another flag or nothing: rewrite it as FLAG=VALUE in place
+        editor.set_list_item(ref, field, flag_index, f"{flag}={value}")
+    elif value_index == flag_index:
+        editor.set_list_item(ref, field, flag_index, f"{flag}={value}")
+    else:
+        editor.set_list_item(ref, field, value_index, value)
 
 
 def _merge_flag(editor: PodEditor, ref: ContainerRef, field: str, flag: str, ports: Sequence[int]) -> None:
     found = _flag_value(editor.container(ref)[field], flag)
-    current = found[1].strip('"') if found else ""
+    current = found[2].strip('"') if found else ""
     value = merged_ports(current, ports)
     if value != current:
         _set_flag(editor, ref, field, flag, value)

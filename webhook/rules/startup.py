@@ -72,9 +72,12 @@ def _istio_hold(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, app
     if HOLD_KEY in config:
         report.warn(f"{fix_id}: the pod sets {HOLD_KEY}: {config[HOLD_KEY]!r}; respected, but {apps} may fail at start")
         return
-    config[HOLD_KEY] = True
+    merged = _with_hold(current)
+    if _parse_proxy_config(merged) != {**config, HOLD_KEY: True}:
+        report.warn(f"{fix_id}: could not add {HOLD_KEY} to {ISTIO_PROXY_CONFIG} safely; left as is")
+        return
     start = editor.checkpoint()
-    editor.set_meta("annotations", ISTIO_PROXY_CONFIG, _dump_proxy_config(current, config))
+    editor.set_meta("annotations", ISTIO_PROXY_CONFIG, merged)
     report.record(editor, start, fix_id, f"{ISTIO_PROXY_CONFIG}: {HOLD_KEY}: true (merged)", why)
 
 
@@ -92,11 +95,17 @@ def _parse_proxy_config(text: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _dump_proxy_config(original: object, config: dict[str, Any]) -> str:
-    if not isinstance(original, str) or not original.strip() or original.lstrip().startswith("{"):
-        return json.dumps(config, separators=(",", ":"))
-    dumped: str = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
-    return dumped
+def _with_hold(original: object) -> str:
+    """The annotation text with the hold key added, the user's own text and formatting kept."""
+    line = f"{HOLD_KEY}: true"
+    if not isinstance(original, str) or not original.strip():
+        return json.dumps({HOLD_KEY: True}, separators=(",", ":"))
+    text = original.rstrip()
+    if text.startswith("{") and text.endswith("}"):
+        inner = text[:-1].rstrip()
+        separator = "" if inner.endswith("{") else ", "
+        return f'{inner}{separator}"{HOLD_KEY}": true}}'
+    return f"{text}\n{line}\n"
 
 
 def _istio_already_holds(editor: PodEditor) -> bool:
