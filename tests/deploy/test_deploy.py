@@ -166,3 +166,42 @@ def test_dockerfile_is_multistage_slim_and_non_root() -> None:
     assert 'ENTRYPOINT ["stsmesh", "serve"]' in final
     for tool in ("gcc", "build-essential", "apt-get install", "pip install"):
         assert tool not in final, f"no build tools in the final image ({tool})"
+
+
+def test_dockerfile_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
+    """No Docker engine here: run the build stage's steps (its COPY set, then `pip install .`) in a
+    clean venv, and the runtime's entry point from that venv."""
+    import sys
+
+    text = (ROOT / "Dockerfile").read_text()
+    build_stage = text[: text.rindex("\nFROM ")]
+    src = tmp_path / "src"
+    src.mkdir()
+    for line in build_stage.splitlines():
+        if line.startswith("COPY "):
+            *sources, _dest = line.split()[1:]
+            for source in sources:
+                origin = ROOT / source
+                target = src / source
+                if origin.is_dir():
+                    shutil.copytree(origin, target, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy(origin, target)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run(
+        [str(venv / "bin/pip"), "install", "--quiet", "--disable-pip-version-check", str(src)],
+        capture_output=True,
+        text=True,
+    )
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    version = subprocess.run([str(venv / "bin/stsmesh"), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("stsmesh ")
+    dry = subprocess.run(
+        [str(venv / "bin/stsmesh"), "dry-run", str(ROOT / "examples/zookeeper-bitnami.yaml"), "-o", "json",
+         "--mesh", "istio", "--mesh-version", "1.9"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert yaml.safe_load(dry.stdout)["response"]["patchType"] == "JSONPatch"
+    help_text = subprocess.run([str(venv / "bin/stsmesh"), "serve", "--help"], capture_output=True, text=True)
+    assert help_text.returncode == 0 and "--cert-file" in help_text.stdout

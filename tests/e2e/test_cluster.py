@@ -237,3 +237,33 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
     assert (
         "mutatingwebhookconfiguration.admissionregistration.k8s.io/00-stsmesh created (server dry run)" in result.stdout
     )
+
+
+def test_api_errors_are_short_and_say_what_to_do(api: client.ApiClient, cluster: Any, tmp_path: Path) -> None:
+    """403 for a user without rights, 404 for a namespace that does not exist, unreachable server."""
+    import base64
+    import datetime as dt
+
+    from webhook import certs
+
+    pki = Path(cluster.workdir) / "pki"
+    ca = certs.Pem((pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes())
+    nobody = certs.make_serving_cert(ca, dt.datetime.now(dt.UTC), ["nobody"], client_auth=True, common_name="nobody")
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    config["users"][0]["user"] = {
+        "client-certificate-data": base64.b64encode(nobody.cert).decode(),
+        "client-key-data": base64.b64encode(nobody.key).decode(),
+    }
+    (tmp_path / "nobody.kubeconfig").write_text(yaml.safe_dump(config))
+
+    code, _, err = stsmesh("enable", "default", "--kubeconfig", str(tmp_path / "nobody.kubeconfig"))
+    assert code == 1
+    assert "forbidden (403)" in err and "RBAC" in err and "Traceback" not in err
+
+    code, _, err = stsmesh("enable", "no-such-namespace", "--kubeconfig", str(cluster.kubeconfig))
+    assert code == 1 and "not found (404)" in err
+
+    config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    (tmp_path / "down.kubeconfig").write_text(yaml.safe_dump(config))
+    code, _, err = stsmesh("status", "--kubeconfig", str(tmp_path / "down.kubeconfig"))
+    assert code == 1 and "cannot reach the API server" in err
