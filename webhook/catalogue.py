@@ -32,6 +32,7 @@ FIX_KINDS = (
     "advice",
 )
 INBOUND_MODES = ("localhost", "pod-ip", "unknown")
+MESHES = ("istio", "linkerd")
 
 
 class CatalogueError(ValueError):
@@ -46,6 +47,11 @@ class Fix:
     params: Any
     inbound: tuple[str, ...]
     """Inbound modes the fix applies in."""
+    meshes: tuple[str, ...] = ()
+    """Meshes the fix applies to; empty means every mesh (and an unknown one)."""
+
+    def applies_to(self, mesh: str) -> bool:
+        return not self.meshes or mesh in self.meshes
 
 
 @dataclass(frozen=True)
@@ -277,7 +283,7 @@ def _parse_app(data: object, where: str) -> App:
 def _parse_fix(data: object, where: str) -> Fix:
     if not isinstance(data, dict):
         raise CatalogueError(f"{where}: must be a mapping")
-    _only(data, ("id", "why", "inbound", *FIX_KINDS), where)
+    _only(data, ("id", "why", "inbound", "mesh", *FIX_KINDS), where)
     kinds = [k for k in FIX_KINDS if k in data]
     if len(kinds) != 1:
         raise CatalogueError(f"{where}: give exactly one of {', '.join(FIX_KINDS)}")
@@ -288,7 +294,18 @@ def _parse_fix(data: object, where: str) -> Fix:
         raise CatalogueError(f"{where}.inbound: {bad} not among {INBOUND_MODES}")
     params = data[kind]
     _check_params(kind, params, f"{where}.{kind}")
-    return Fix(id=_text(data, "id", where), kind=kind, why=_text(data, "why", where), params=params, inbound=inbound)
+    meshes = _strings(data.get("mesh"), f"{where}.mesh")
+    unknown_meshes = [m for m in meshes if m not in MESHES]
+    if unknown_meshes:
+        raise CatalogueError(f"{where}.mesh: {unknown_meshes} not among {MESHES}")
+    return Fix(
+        id=_text(data, "id", where),
+        kind=kind,
+        why=_text(data, "why", where),
+        params=params,
+        inbound=inbound,
+        meshes=meshes,
+    )
 
 
 def _default_inbound(kind: str) -> tuple[str, ...]:

@@ -40,3 +40,26 @@ def merged_names(existing: object, names: Sequence[str]) -> str:
         if name not in items:
             items.append(name)
     return ",".join(items)
+
+
+def without_ports(items: Sequence[str], ports: Sequence[int]) -> list[str]:
+    """``items`` with ``ports`` taken out; a range is split around them ("7000-7010" minus 7000,7001
+    is "7002-7010"), entries that are not ports are kept as they are."""
+    drop = set(ports)
+    out: list[str] = []
+    for item in items:
+        low_text, sep, high_text = item.partition("-")
+        try:
+            low, high = (int(low_text), int(high_text)) if sep else (int(item), int(item))
+        except ValueError:
+            out.append(item)
+            continue
+        if not any(low <= p <= high for p in drop):
+            out.append(item)
+            continue
+        start = low
+        for port in [*sorted(p for p in drop if low <= p <= high), high + 1]:
+            if start <= port - 1:
+                out.append(str(start) if start == port - 1 else f"{start}-{port - 1}")
+            start = port + 1
+    return out

@@ -63,15 +63,22 @@ def format_version(version: Version | None) -> str:
 
 @dataclass(frozen=True)
 class MeshHint:
-    """What configuration or the URL says about the mesh: ``mesh`` None means "no opinion"."""
+    """What configuration or the URL says about the mesh: ``mesh`` None means "no opinion".
+
+    A version with no mesh applies to whichever mesh the pod itself names."""
 
     mesh: MeshName | None = None
     version: Version | None = None
+
+    def version_for(self, mesh: MeshName) -> Version | None:
+        return self.version if self.mesh in (None, mesh) else None
 
     @staticmethod
     def parse(mesh: str | None, version: str | None = None) -> MeshHint:
         if mesh in (None, "", "auto"):
             parsed = parse_version(version)
+            if version and parsed is None:
+                raise ValueError(f"cannot read a version from {version!r}; use e.g. 1.9 or 2.11")
             return MeshHint(None, parsed)
         if mesh not in ("istio", "linkerd", "none"):
             raise ValueError(f"unknown mesh {mesh!r}; use one of istio, linkerd, none, auto")
@@ -155,8 +162,8 @@ def detect(pod: Mapping[str, Any], hint: MeshHint = MeshHint()) -> MeshContext:
         version = parse_version(_image_tag(istio_proxy[2].get("image")) if istio_proxy else None)
         if version is None:
             version = _istio_status_revision(annotations.get("sidecar.istio.io/status"))
-        if version is None and hint.mesh == "istio":
-            version = hint.version
+        if version is None:
+            version = hint.version_for("istio")
         init = _find(pod, ISTIO_INIT)
         return MeshContext(
             mesh="istio",
@@ -174,8 +181,8 @@ def detect(pod: Mapping[str, Any], hint: MeshHint = MeshHint()) -> MeshContext:
         version = parse_version(_as_str(annotations.get("linkerd.io/proxy-version")))
         if version is None and linkerd_proxy is not None:
             version = parse_version(_image_tag(linkerd_proxy[2].get("image")))
-        if version is None and hint.mesh == "linkerd":
-            version = hint.version
+        if version is None:
+            version = hint.version_for("linkerd")
         init = _find(pod, LINKERD_INIT)
         return MeshContext(
             mesh="linkerd",
@@ -199,12 +206,12 @@ def detect(pod: Mapping[str, Any], hint: MeshHint = MeshHint()) -> MeshContext:
     revision = _as_str(labels.get("istio.io/rev"))
     if istio_inject.lower() == "true" or revision:
         version = parse_version(revision) if revision else None
-        if version is None and hint.mesh == "istio":
-            version = hint.version
+        if version is None:
+            version = hint.version_for("istio")
         why = f"pod label istio.io/rev={revision}" if revision else "pod asks for Istio injection"
         return _pending("istio", version, why)
     if linkerd_inject in ("enabled", "ingress"):
-        version = hint.version if hint.mesh == "linkerd" else None
+        version = hint.version_for("linkerd")
         return _pending("linkerd", version, f"pod annotation linkerd.io/inject={linkerd_inject}")
 
     if hint.mesh in ("istio", "linkerd"):

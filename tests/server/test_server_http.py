@@ -297,8 +297,21 @@ async def test_each_app_has_its_own_registry(
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("10s", 10.0), ("0s", 0.0), ("0", 0.0), ("1m30s", 90.0), ("500ms", 0.5), ("1.5s", 1.5), ("7", 7.0),
-     ("2h", 7200.0), ("", None), ("10 s", None), ("-1s", None), ("s", None), ("10x", None)],
+    [
+        ("10s", 10.0),
+        ("0s", 0.0),
+        ("0", 0.0),
+        ("1m30s", 90.0),
+        ("500ms", 0.5),
+        ("1.5s", 1.5),
+        ("7", 7.0),
+        ("2h", 7200.0),
+        ("", None),
+        ("10 s", None),
+        ("-1s", None),
+        ("s", None),
+        ("10x", None),
+    ],
 )
 def test_parse_go_duration(text: str, seconds: float | None) -> None:
     assert parse_go_duration(text) == seconds

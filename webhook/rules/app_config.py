@@ -33,7 +33,7 @@ def apply_app_config(editor: PodEditor, ctx: RuleContext, report: Report) -> Non
             if not ctx.allows(fix.id, "bind"):
                 report.note(fix.id, "skipped: the pod opts out of this fix")
                 continue
-            if ctx.mesh.inbound not in fix.inbound:
+            if ctx.mesh.inbound not in fix.inbound or not fix.applies_to(ctx.mesh.mesh):
                 continue
             ref = ContainerRef.of(match.list_name, match.index)
             handler(editor, ref, match, fix, report)
@@ -71,17 +71,65 @@ def _env_token(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, 
         report.note(fix.id, f"{match.container_name}: {name} already has {wanted}")
 
 
+def is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]").lower()
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def _rewrite_url(item: str) -> str:
+    """One listen URL with its host replaced by the all-interfaces address of its family.
+
+    Wildcards and loopback hosts are kept: loopback is a deliberate choice we never widen."""
+    quote = item[0] if item[:1] in ("'", '"') and item.endswith(item[0]) and len(item) > 1 else ""
+    bare = item[1:-1] if quote else item
+    parsed = _URL.match(bare)
+    if not parsed:
+        return item
+    host = parsed.group("host")
+    if host in WILDCARD_HOSTS or is_loopback(host):
+        return item
+    wildcard = "[::]" if host.startswith("[") else ALL_INTERFACES
+    return f"{quote}{parsed.group('scheme')}{wildcard}{parsed.group('rest')}{quote}"
+
+
 def _rewrite_urls(value: str) -> str:
-    """Listen URLs with the host replaced by 0.0.0.0 (wildcards kept), duplicates dropped."""
+    """A comma list of listen URLs rewritten by :func:`_rewrite_url`, duplicates dropped.
+
+    A loopback URL on the same scheme and port as a wildcard one is dropped too: the wildcard
+    already covers it, and binding both fails with "address already in use"."""
     out: list[str] = []
     for item in value.split(","):
-        item = item.strip()
-        parsed = _URL.match(item)
-        if parsed and parsed.group("host") not in WILDCARD_HOSTS:
-            item = f"{parsed.group('scheme')}{ALL_INTERFACES}{parsed.group('rest')}"
+        item = _rewrite_url(item.strip())
         if item and item not in out:
             out.append(item)
-    return ",".join(out)
+    wildcard_keys = {_key(i) for i in out if _host(i) in WILDCARD_HOSTS | {"[::]"}}
+    return ",".join(i for i in out if not (is_loopback(_host(i)) and _key(i) in wildcard_keys))
+
+
+def _host(item: str) -> str:
+    parsed = _URL.match(item.strip("'\""))
+    return parsed.group("host") if parsed else ""
+
+
+def _key(item: str) -> str:
+    parsed = _URL.match(item.strip("'\""))
+    return f"{parsed.group('scheme')}{parsed.group('rest')}" if parsed else item
+
+
+def _loopback_only(value: str) -> bool:
+    hosts = []
+    for item in value.split(","):
+        parsed = _URL.match(item.strip().strip("'\""))
+        if parsed:
+            hosts.append(parsed.group("host"))
+    return bool(hosts) and all(is_loopback(h) for h in hosts)
+
+
+def _warn_loopback(report: Report, fix: Fix, container: str, what: str) -> None:
+    report.warn(
+        f"{fix.id}: {container}: {what} listens on loopback only, so peers reach it only where the proxy "
+        "forwards to 127.0.0.1 (Istio < 1.10, Linkerd < 2.11); left as is: bind 0.0.0.0 if peers must reach it"
+    )
 
 
 def _env_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
@@ -90,6 +138,9 @@ def _env_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: F
         if found is None or not isinstance(found[1].get("value"), str):
             continue
         current = found[1]["value"]
+        if _loopback_only(current):
+            _warn_loopback(report, fix, match.container_name, name)
+            continue
         new_value = _rewrite_urls(current)
         start = editor.checkpoint()
         editor.set_env(ref, name, new_value)
@@ -106,6 +157,9 @@ def _env_wildcard(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fi
         current = found[1].get("value")
         if isinstance(current, str) and current.strip() in WILDCARD_HOSTS:
             report.note(fix.id, f"{match.container_name}: {name}={current!r} already binds all interfaces")
+            continue
+        if isinstance(current, str) and is_loopback(current):
+            _warn_loopback(report, fix, match.container_name, name)
             continue
         start = editor.checkpoint()
         editor.set_env(ref, name, ALL_INTERFACES)
@@ -141,17 +195,22 @@ def _arg_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: F
                 editor.set_list_item(ref, field, index + 1, _rewrite_urls(items[index + 1]))
             else:
                 editor.set_list_item(ref, field, index, _rewrite_flag_values(item, flags))
-    summary = f"listen URLs ({', '.join(flags)}) on container {match.container_name} now bind {ALL_INTERFACES}"
+    flag_values = re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, flags))})(?:=|\s+)(\S+)")
+    words = " ".join(w for f in ("command", "args") for w in _strings(container.get(f)))
+    for value in flag_values.findall(words):
+        if _loopback_only(value):
+            _warn_loopback(report, fix, match.container_name, value)
+    summary = f"listen URLs ({', '.join(flags)}) on container {match.container_name} now bind all interfaces"
     if not report.record(editor, start, fix.id, summary, fix.why):
         report.note(fix.id, f"{match.container_name}: listen URLs already bind all interfaces (or are not set)")
 
 
 def _advice(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
-    needle = fix.params.get("args_contain", "")
+    needle = fix.params.get("args_contain", "").strip()
     if needle:
         container = editor.container(ref)
-        words = [w for f in ("command", "args") for w in _strings(container.get(f))]
-        if needle.strip() not in words and needle not in " ".join(words) + " ":
+        words = [w for f in ("command", "args") for item in _strings(container.get(f)) for w in item.split()]
+        if not any(w == needle or w.startswith(needle + "=") for w in words):
             return
     report.warn(f"{fix.id}: {match.container_name}: {fix.params['text']}")
 

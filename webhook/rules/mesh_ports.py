@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from webhook.catalogue import AppMatch, Fix
-from webhook.commalist import covers, merged_ports, split_list
+from webhook.commalist import merged_ports, split_list, without_ports
 from webhook.mesh import MeshContext, Version, format_version, parse_version
 from webhook.patch import ContainerRef, PodEditor
 from webhook.rules import Report, Rule, RuleContext
@@ -46,6 +46,8 @@ def apply_mesh_ports(editor: PodEditor, ctx: RuleContext, report: Report) -> Non
     mesh = ctx.mesh
     for match in ctx.apps:
         for fix in match.app.fixes:
+            if not fix.applies_to(mesh.mesh) and mesh.mesh != "unknown":
+                continue
             if fix.kind == "skip_ports":
                 if not ctx.allows(fix.id, "ports"):
                     report.note(fix.id, "skipped: the pod opts out of this fix")
@@ -88,7 +90,7 @@ def _skip_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, 
         include = annotations.get(ISTIO_INCLUDE_IN)
         include_items = split_list(include)
         if inbound and isinstance(include, str) and include.strip() != "*":
-            kept = [i for i in include_items if not any(covers([i], p) for p in inbound)]
+            kept = without_ports(include_items, inbound)
             if kept != include_items:
                 editor.set_meta("annotations", ISTIO_INCLUDE_IN, ",".join(kept))
         elif inbound:
@@ -144,7 +146,7 @@ def _patch_redirect_init(
         include = _flag_value(container[field], flags["include"])
         if include is not None and include[2].strip() not in ("*", ""):
             items = split_list(include[2])
-            kept = [i for i in items if not any(covers([i], p) for p in inbound)]
+            kept = without_ports(items, inbound)
             if kept != items:
                 _set_flag(editor, ref, field, flags["include"], ",".join(kept))
             inbound = []

@@ -34,7 +34,7 @@ def apply_startup(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
     wanting = []
     for match in ctx.apps:
         for fix in match.app.fixes:
-            if fix.kind != "hold":
+            if fix.kind != "hold" or not fix.applies_to(mesh.mesh):
                 continue
             if ctx.allows(fix.id, "hold"):
                 wanting.append((match, fix))

@@ -1,0 +1,1 @@
+"""Golden cases: hand-written StatefulSet pods through review() and the dry-run CLI."""

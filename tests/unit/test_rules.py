@@ -1,0 +1,156 @@
+"""Table-driven tests for rule details the golden cases do not pin down: listen-URL rewriting,
+loopback listeners, port ranges, mesh-scoped fixes, flag forms and version hints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from webhook.commalist import merged_ports, without_ports
+from webhook.mesh import MeshHint
+from webhook.rules.app_config import _rewrite_urls
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("http://$(POD_IP):2380", "http://0.0.0.0:2380", id="pod-ip-variable"),
+        pytest.param("http://10.0.0.5:2380", "http://0.0.0.0:2380", id="literal-ip"),
+        pytest.param("http://0.0.0.0:2380", "http://0.0.0.0:2380", id="wildcard-kept"),
+        pytest.param("INTERNAL://:9093,CLIENT://:9092", "INTERNAL://:9093,CLIENT://:9092", id="empty-host-binds-all"),
+        pytest.param("http://[fd00::5]:2380", "http://[::]:2380", id="ipv6-gets-ipv6-wildcard"),
+        pytest.param("'http://$(POD_IP):2380'", "'http://0.0.0.0:2380'", id="quotes-kept"),
+        pytest.param("http://127.0.0.1:2379", "http://127.0.0.1:2379", id="loopback-never-widened"),
+        pytest.param(
+            "http://$(POD_IP):2379,http://127.0.0.1:2379", "http://0.0.0.0:2379", id="loopback-covered-by-wildcard"
+        ),
+        pytest.param(
+            "http://$(POD_IP):2379,http://127.0.0.1:4001",
+            "http://0.0.0.0:2379,http://127.0.0.1:4001",
+            id="loopback-on-another-port-kept",
+        ),
+        pytest.param("http://a:1,http://b:1", "http://0.0.0.0:1", id="duplicates-dropped"),
+    ],
+)
+def test_rewrite_listen_urls(value: str, expected: str) -> None:
+    assert _rewrite_urls(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("items", "ports", "expected"),
+    [
+        pytest.param(["7000-7010", "9042"], [7000, 7001], ["7002-7010", "9042"], id="range-head"),
+        pytest.param(["7000-7002"], [7001], ["7000", "7002"], id="range-split"),
+        pytest.param(["7000"], [7000], [], id="single"),
+        pytest.param(["*"], [7000], ["*"], id="not-a-port"),
+        pytest.param(["9042"], [7000], ["9042"], id="untouched"),
+    ],
+)
+def test_without_ports(items: list[str], ports: list[int], expected: list[str]) -> None:
+    assert without_ports(items, ports) == expected
+
+
+@pytest.mark.parametrize(
+    ("existing", "ports", "expected"),
+    [
+        pytest.param(None, [7000, 7001], "7000,7001", id="new"),
+        pytest.param("7199", [7000], "7199,7000", id="appended"),
+        pytest.param("7000-7010", [7001], "7000-7010", id="covered-by-range"),
+        pytest.param(" 15020 , 7000", [7000], "15020,7000", id="spaces-normalised"),
+    ],
+)
+def test_merged_ports(existing: str | None, ports: list[int], expected: str) -> None:
+    assert merged_ports(existing, ports) == expected
+
+
+def _etcd(command: list[str]) -> list[dict[str, Any]]:
+    return [{"name": "etcd", "image": "quay.io/coreos/etcd:v3.4.13", "command": command}]
+
+
+def test_loopback_only_listener_is_kept_with_a_warning(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    pod = make_sts_pod("etcd", containers=_etcd(["etcd", "--listen-client-urls=http://127.0.0.1:2379"]))
+    result, ops = run_review(make_review(pod), "istio", "1.22")
+    assert not any("command" in op["path"] for op in ops)
+    assert any("loopback only" in w for w in result.mutation.warnings)
+
+
+def test_rabbitmq_loopback_node_address_is_kept(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    env = [{"name": "RABBITMQ_NODE_IP_ADDRESS", "value": "127.0.0.1"}]
+    pod = make_sts_pod("mq", containers=[{"name": "mq", "image": "bitnami/rabbitmq:3.11", "env": env}])
+    result, ops = run_review(make_review(pod), "istio", "1.22")
+    assert not any("/env" in op["path"] for op in ops)
+    assert any("RABBITMQ_NODE_IP_ADDRESS listens on loopback only" in w for w in result.mutation.warnings)
+
+
+def test_istio_only_advice_stays_off_linkerd(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    pod = make_sts_pod("thanos", containers=[{"name": "sidecar", "image": "quay.io/thanos/thanos:v0.32.0"}])
+    istio, _ = run_review(make_review(pod), "istio", "1.9")
+    linkerd, _ = run_review(make_review(pod), "linkerd", "2.10")
+    assert any("ServiceEntry" in w for w in istio.mutation.warnings)
+    assert not any("ServiceEntry" in w for w in linkerd.mutation.warnings)
+
+
+@pytest.mark.parametrize("args", [["--bind_ip", "10.0.0.1"], ["--bind_ip=10.0.0.1"]], ids=["separate", "equals"])
+def test_mongo_bind_ip_advice_both_flag_forms(
+    args: list[str],
+    make_sts_pod: Callable[..., Any],
+    make_review: Callable[..., Any],
+    run_review: Callable[..., Any],
+) -> None:
+    pod = make_sts_pod("mongo", containers=[{"name": "mongo", "image": "mongo:6.0", "args": args}])
+    result, _ = run_review(make_review(pod), "istio", "1.9")
+    assert any("--bind_ip_all" in w for w in result.mutation.warnings)
+
+
+def test_bind_ip_all_gets_no_advice(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    pod = make_sts_pod("mongo", containers=[{"name": "mongo", "image": "mongo:6.0", "args": ["--bind_ip_all"]}])
+    result, _ = run_review(make_review(pod), "istio", "1.9")
+    assert not any("--bind_ip" in w for w in result.mutation.warnings)
+
+
+def test_include_inbound_range_is_split_not_dropped(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    pod = make_sts_pod(
+        "cassandra",
+        containers=[{"name": "cassandra", "image": "bitnami/cassandra:4.1.2"}],
+        annotations={"traffic.sidecar.istio.io/includeInboundPorts": "7000-7010,9042"},
+    )
+    _, ops = run_review(make_review(pod), "istio", "1.9")
+    include = [op for op in ops if op["path"].endswith("includeInboundPorts")]
+    assert include == [
+        {
+            "op": "replace",
+            "path": "/metadata/annotations/traffic.sidecar.istio.io~1includeInboundPorts",
+            "value": "7002-7010,9042",
+        }
+    ]
+
+
+def test_version_with_auto_mesh_applies_to_the_mesh_the_pod_names(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    pod = make_sts_pod(
+        "redis",
+        containers=[{"name": "redis", "image": "redis:7.0", "ports": [{"containerPort": 6379}]}],
+        annotations={"linkerd.io/inject": "enabled"},
+    )
+    result, _ = run_review(make_review(pod), "auto", "2.10")
+    assert result.mutation.mesh.mesh == "linkerd"
+    assert result.mutation.mesh.version == (2, 10)
+
+
+@pytest.mark.parametrize("mesh", ["auto", "istio", "linkerd"])
+def test_unreadable_versions_are_refused(mesh: str) -> None:
+    with pytest.raises(ValueError, match="cannot read a version"):
+        MeshHint.parse(mesh, "garbage")
