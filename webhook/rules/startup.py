@@ -87,9 +87,13 @@ def _parse_proxy_config(text: object) -> dict[str, Any] | None:
     if not isinstance(text, str):
         return None
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+        # Most values are JSON (ours always are); JSON is YAML, and json is ~50x faster than PyYAML.
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return None
     if value is None:
         return {}
     return value if isinstance(value, dict) else None
