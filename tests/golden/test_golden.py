@@ -10,8 +10,9 @@ Each folder holds exactly these files (anything else fails, so stale files canno
 * ``outcome.json`` — what else the response says: outcome, decision, mesh context, matched apps,
   applied fixes and the warnings, so negative controls prove *why* nothing changed.
 
-Every case runs through ``webhook.admission.review()`` and through ``stsmesh dry-run FILE -o json``;
-both must give the same patch, the response contract must hold, and feeding the patched pod back
+Every case runs through ``webhook.admission.review()``, through the HTTP server (``POST
+/mutate/<mesh>/<version>``, the path telling the server the mesh) and through ``stsmesh dry-run FILE
+-o json``; all three must give the same patch, the response contract must hold, and feeding the patched pod back
 must give an empty patch. ``UPDATE_GOLDEN=1`` rewrites the expected files (review them by hand).
 """
 
@@ -29,17 +30,12 @@ from typing import Any
 import pytest
 import yaml
 
+from webhook import cli
 from webhook.admission import ReviewResult, review
 from webhook.catalogue import builtin_catalogue
 from webhook.mesh import MESH_CHOICES
-
-try:
-    from webhook import cli
-except ImportError as exc:  # the CLI is written concurrently; the core cases still run
-    cli = None
-    CLI_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-else:
-    CLI_IMPORT_ERROR = ""
+from webhook.server import make_app
+from webhook.settings import Settings
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 INPUT_FILES = ("case.yaml", "review.json")
@@ -218,8 +214,6 @@ def test_golden_case_through_cli(
     run_review: Callable[..., tuple[ReviewResult, list[dict[str, Any]]]],
     assert_response_contract: Callable[..., list[dict[str, Any]]],
 ) -> None:
-    if cli is None:
-        pytest.skip(f"webhook.cli cannot be imported yet ({CLI_IMPORT_ERROR}); the dry-run CLI is written concurrently")
     for var in [v for v in os.environ if v.startswith("STSMESH_")]:
         monkeypatch.delenv(var)  # only the flags may configure the run
     case = load_case(name)
@@ -236,3 +230,25 @@ def test_golden_case_through_cli(
     assert cli_ops == direct_ops, "the CLI and review() disagree on the patch"
     if not UPDATE:
         assert cli_ops == json.loads((case.folder / "patch.json").read_text(encoding="utf-8"))
+
+
+def server_path(case: GoldenCase) -> str:
+    if case.mesh == "auto":
+        return "/mutate"
+    return f"/mutate/{case.mesh}" + (f"/{case.mesh_version}" if case.mesh_version else "")
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+async def test_golden_case_through_the_server(
+    name: str,
+    aiohttp_client: Any,
+    assert_response_contract: Callable[..., list[dict[str, Any]]],
+) -> None:
+    case = load_case(name)
+    client = await aiohttp_client(make_app(Settings()))
+    async with client.post(server_path(case), json=case.review) as response:
+        assert response.status == 200
+        answer = await response.json()
+    server_ops = assert_response_contract(case.review, answer)
+    if not UPDATE:
+        assert server_ops == json.loads((case.folder / "patch.json").read_text(encoding="utf-8"))
