@@ -301,6 +301,7 @@ CLUSTER_COMMANDS = {
     "enable": lambda args, out: clustercmd.cmd_enable(args, out, True),
     "disable": lambda args, out: clustercmd.cmd_enable(args, out, False),
     "status": clustercmd.cmd_status,
+    "audit": clustercmd.cmd_audit,
 }
 
 

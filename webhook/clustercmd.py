@@ -108,6 +108,25 @@ def add_cluster_commands(commands: Any) -> None:
         p.add_argument("namespaces", nargs="+", metavar="NS")
         _kube_flags(p)
 
+    a = commands.add_parser(
+        "audit",
+        help="report StatefulSet pods that need a restart, would break across Istio 1.10 / Linkerd 2.11, or conflict",
+        description=(
+            "Review every StatefulSet pod as the webhook would now. Reports pods missing fixes (restart them),"
+            " apps that listen on the pod IP only or on 127.0.0.1 only (so they break on one side of Istio"
+            " 1.10 / Linkerd 2.11), and mesh annotations that conflict with each other or with the injected"
+            " proxy. Exit 1 when anything needs attention, so it can gate a CI pipeline."
+        ),
+    )
+    scope = a.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="repeatable")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (default: enabled ones)")
+    a.add_argument("--mesh", choices=("istio", "linkerd", "none", "auto"), default=None)
+    a.add_argument("--mesh-version", default=None, help="assumed when pods and namespaces do not say")
+    a.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    a.add_argument("--catalogue", default=None, metavar="FILE", help="extra app catalogue, as for serve")
+    _kube_flags(a)
+
     s = commands.add_parser(
         "status",
         help="show registration, whether its caBundle verifies the serving cert, enabled namespaces, health",
@@ -365,3 +384,54 @@ def _probe_url(url: str, ca: bytes) -> list[Check]:
         Check("caBundle", True, f"verifies the certificate served at {host}:{port}"),
         Check("health", status == "200", f"/readyz answered {status}"),
     ]
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+
+def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+
+    from webhook import audit
+    from webhook.catalogue import CatalogueError, builtin_catalogue, parse_catalogue
+    from webhook.mesh import MeshHint
+    from webhook.settings import Settings
+
+    try:
+        default_hint = MeshHint.parse(args.mesh, args.mesh_version)
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+    catalogue = builtin_catalogue()
+    if args.catalogue:
+        try:
+            extra, disabled = parse_catalogue(Path(args.catalogue).read_text(encoding="utf-8"), args.catalogue)
+        except (OSError, CatalogueError) as exc:
+            raise CommandError(f"cannot use catalogue {args.catalogue}: {exc}", EXIT_USAGE) from exc
+        catalogue = catalogue.merged(extra, disabled)
+    settings = Settings(default_hint=default_hint, catalogue=catalogue)
+    api = _api(args)
+    kube = _kube_module()
+    namespaces_meta = _kube(lambda: kube.namespace_metadata(api))
+    if args.all_namespaces:
+        scope = None
+    elif args.namespaces:
+        scope = list(args.namespaces)
+    else:
+        scope = _kube(lambda: kube.enabled_namespaces(api))
+        if not scope:
+            raise CommandError("no namespace is enabled: pass -n NAMESPACE or -A (all namespaces)", EXIT_USAGE)
+    pods = _kube(lambda: kube.statefulset_pods(api, scope))
+    audits = []
+    for pod in sorted(pods, key=lambda p: (p["metadata"].get("namespace", ""), p["metadata"].get("name", ""))):
+        meta = namespaces_meta.get(pod["metadata"].get("namespace", ""), {})
+        hint = audit.namespace_hint(meta.get("labels") or {}, meta.get("annotations") or {})
+        if hint.mesh is None or (hint.version is None and default_hint.mesh == hint.mesh):
+            hint = default_hint  # the namespace says nothing (or less than the flags)
+        result = audit.audit_pod(pod, settings, hint)
+        if result is not None:
+            audits.append(result)
+    if args.output == "json":
+        out.write(json.dumps({"pods": [a.as_dict() for a in audits]}, indent=2) + "\n")
+    else:
+        out.write(audit.table(audits))
+    return EXIT_PROBLEM if any(a.broken for a in audits) else EXIT_OK

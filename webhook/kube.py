@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from kubernetes import client, config
@@ -85,6 +86,10 @@ def _host(api: client.ApiClient) -> str:
     return str(getattr(api.configuration, "host", "?"))
 
 
+def _raw_call(fn: Callable[[], Any]) -> dict[str, Any]:
+    return _raw(fn())
+
+
 def _raw(response: Any) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(response.data)
     return data
@@ -157,3 +162,29 @@ def enabled_namespaces(api: client.ApiClient) -> list[str]:
         lambda: _raw(core.list_namespace(label_selector=selector, _preload_content=False)),
     )
     return sorted(item["metadata"]["name"] for item in data.get("items", []))
+
+
+def statefulset_pods(api: client.ApiClient, namespaces: list[str] | None) -> list[dict[str, Any]]:
+    """Pods (as plain dicts) in ``namespaces`` (None: all) that carry the StatefulSet pod-name label."""
+    core = client.CoreV1Api(api)
+    selector = "statefulset.kubernetes.io/pod-name"
+    if namespaces is None:
+        data = _call(
+            "list pods",
+            _host(api),
+            lambda: _raw(core.list_pod_for_all_namespaces(label_selector=selector, _preload_content=False)),
+        )
+        return list(data.get("items", []))
+    pods: list[dict[str, Any]] = []
+    for namespace in namespaces:
+        listing = partial(core.list_namespaced_pod, namespace, label_selector=selector, _preload_content=False)
+        data = _call(f"list pods in {namespace}", _host(api), partial(_raw_call, listing))
+        pods.extend(data.get("items", []))
+    return pods
+
+
+def namespace_metadata(api: client.ApiClient) -> dict[str, dict[str, Any]]:
+    """Every namespace's metadata by name (labels and annotations say what the mesh injects)."""
+    core = client.CoreV1Api(api)
+    data = _call("list namespaces", _host(api), lambda: _raw(core.list_namespace(_preload_content=False)))
+    return {item["metadata"]["name"]: item["metadata"] for item in data.get("items", [])}

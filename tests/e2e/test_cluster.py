@@ -267,3 +267,35 @@ def test_api_errors_are_short_and_say_what_to_do(api: client.ApiClient, cluster:
     (tmp_path / "down.kubeconfig").write_text(yaml.safe_dump(config))
     code, _, err = stsmesh("status", "--kubeconfig", str(tmp_path / "down.kubeconfig"))
     assert code == 1 and "cannot reach the API server" in err
+
+
+def test_audit_reports_pods_created_before_the_webhook_until_they_are_recreated(
+    api: client.ApiClient, cluster: Any, registered: WebhookProcess
+) -> None:
+    kubeconfig = str(cluster.kubeconfig)
+    create_namespace(api, "e2e-audit")
+    apply(api, statefulset("zookeeper-bitnami.yaml", "e2e-audit", replicas=1))
+    (before,) = wait_for_pods(api, "e2e-audit", "app.kubernetes.io/name=zookeeper", 1)
+    assert APPLIED not in before["metadata"].get("annotations", {}), "created before the namespace was enabled"
+
+    stsmesh("enable", "e2e-audit", "--kubeconfig", kubeconfig)
+    code, out, err = stsmesh("audit", "--kubeconfig", kubeconfig, "--mesh", "istio", "--mesh-version", "1.9")
+    assert code == 1, err
+    assert "e2e-audit/zookeeper-0" in out and "needs restart" in out and "zookeeper-listen-all-ips" in out
+    code, out, _ = stsmesh("audit", "-n", "e2e-audit", "-o", "json", "--kubeconfig", kubeconfig, "--mesh", "istio",
+                           "--mesh-version", "1.9")  # fmt: skip
+    (pod,) = json.loads(out)["pods"]
+    assert pod["needsRestart"] is True and code == 1
+
+    uid = before["metadata"]["uid"]
+    client.CoreV1Api(api).delete_namespaced_pod("zookeeper-0", "e2e-audit", grace_period_seconds=0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pods = wait_for_pods(api, "e2e-audit", "app.kubernetes.io/name=zookeeper", 1)
+        if pods[0]["metadata"]["uid"] != uid:
+            break
+        time.sleep(0.2)
+    code, out, err = stsmesh("audit", "-n", "e2e-audit", "--kubeconfig", kubeconfig, "--mesh", "istio",
+                             "--mesh-version", "1.9")  # fmt: skip
+    assert code == 0, out + err
+    assert "needs restart" not in out and "0 need attention" in out
