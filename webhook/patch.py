@@ -9,7 +9,6 @@ entry is changed with ``replace`` at its index; a missing map or array is added 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,9 +48,7 @@ class PodEditor:
 
     def _record(self, op: str, path: str, value: Any) -> None:
         # Later edits may change a map or list we just added; the op must keep today's value.
-        if isinstance(value, dict | list):
-            value = copy.deepcopy(value)
-        self.ops.append({"op": op, "path": path, "value": value})
+        self.ops.append({"op": op, "path": path, "value": _clone(value)})
 
     # --- metadata ---------------------------------------------------------------------------------
 
@@ -141,6 +138,16 @@ class PodEditor:
 
     def checkpoint(self) -> int:
         return len(self.ops)
+
+
+def _clone(value: Any) -> Any:
+    """A copy of a JSON value (dicts and lists copied, scalars shared): what deepcopy does here,
+    several times faster."""
+    if type(value) is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_clone(v) for v in value]
+    return value
 
 
 EditFn = Callable[[PodEditor], None]

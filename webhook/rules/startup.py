@@ -25,6 +25,7 @@ from webhook.rules import Report, Rule, RuleContext
 ISTIO_PROXY_CONFIG = "proxy.istio.io/config"
 HOLD_KEY = "holdApplicationUntilProxyStarts"
 LINKERD_AWAIT = "config.linkerd.io/proxy-await"
+HOLD_ONLY = json.dumps({HOLD_KEY: True}, separators=(",", ":"))
 
 
 def apply_startup(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
@@ -73,7 +74,7 @@ def _istio_hold(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, app
         report.warn(f"{fix_id}: the pod sets {HOLD_KEY}: {config[HOLD_KEY]!r}; respected, but {apps} may fail at start")
         return
     merged = _with_hold(current)
-    if _parse_proxy_config(merged) != {**config, HOLD_KEY: True}:
+    if config and _parse_proxy_config(merged) != {**config, HOLD_KEY: True}:
         report.warn(f"{fix_id}: could not add {HOLD_KEY} to {ISTIO_PROXY_CONFIG} safely; left as is")
         return
     start = editor.checkpoint()
@@ -103,7 +104,7 @@ def _with_hold(original: object) -> str:
     """The annotation text with the hold key added, the user's own text and formatting kept."""
     line = f"{HOLD_KEY}: true"
     if not isinstance(original, str) or not original.strip():
-        return json.dumps({HOLD_KEY: True}, separators=(",", ":"))
+        return HOLD_ONLY
     text = original.rstrip()
     if text.startswith("{") and text.endswith("}"):
         inner = text[:-1].rstrip()
