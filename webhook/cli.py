@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import jsonpatch
 import yaml
 
-from webhook import __version__, clustercmd
+from webhook import __version__, clustercmd, rendercmd
 from webhook.admission import review
 from webhook.catalogue import Catalogue, CatalogueError, builtin_catalogue, parse_catalogue
 from webhook.explain import explain
@@ -49,6 +49,9 @@ In a cluster:
   stsmesh register --service stsmesh/stsmesh  MutatingWebhookConfiguration 00-stsmesh
   stsmesh enable NAMESPACE                    opt a namespace in
   stsmesh status                              registration, trust, namespaces, health
+  stsmesh audit                               pods that need a restart or break across mesh versions
+  stsmesh render per-pod sts.yaml             per-pod Services (and Istio objects where needed)
+  stsmesh per-pod-controller                  keep them in step with replicas
 """
 
 DRY_RUN_EPILOG = """\
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     cat.add_argument("-o", "--output", choices=("text", "yaml"), default="text")
     _add_common(cat)
     clustercmd.add_cluster_commands(commands)
+    rendercmd.add_render_commands(commands)
     return parser
 
 
@@ -302,10 +306,29 @@ CLUSTER_COMMANDS = {
     "disable": lambda args, out: clustercmd.cmd_enable(args, out, False),
     "status": clustercmd.cmd_status,
     "audit": clustercmd.cmd_audit,
+    "per-pod-controller": clustercmd.cmd_per_pod_controller,
 }
 
 
 def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """The `stsmesh` command. Returns the exit code (see each command's --help)."""
+    try:
+        return _main(argv, out=out, err=err, stdin=stdin, environ=environ)
+    except BrokenPipeError:
+        # `stsmesh ... | head`: the reader left; stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(
     argv: Sequence[str] | None = None,
     *,
     out: TextIO | None = None,
@@ -320,6 +343,8 @@ def main(
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
+    if args.command == "render":
+        return rendercmd.cmd_render(args, out, err, stdin or sys.stdin)
     if args.command in CLUSTER_COMMANDS:
         try:
             return CLUSTER_COMMANDS[args.command](args, out)

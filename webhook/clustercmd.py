@@ -127,6 +127,27 @@ def add_cluster_commands(commands: Any) -> None:
     a.add_argument("--catalogue", default=None, metavar="FILE", help="extra app catalogue, as for serve")
     _kube_flags(a)
 
+    c = commands.add_parser(
+        "per-pod-controller",
+        help="keep per-pod Services (and Istio objects) in step with StatefulSets that opt in",
+        description=(
+            'Watch StatefulSets annotated stsmesh.io/per-pod: "true" and keep the objects `stsmesh render per-pod`'
+            " renders for them in step with spec.replicas: created on scale-up, deleted on scale-down, owned by"
+            " the StatefulSet (deleted with it), never touching objects stsmesh did not create. Options per"
+            " StatefulSet: stsmesh.io/per-pod-service-type, stsmesh.io/per-pod-host-pattern, stsmesh.io/per-pod-mesh"
+            " (e.g. istio:1.9)."
+        ),
+    )
+    scope = c.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="repeatable")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
+    c.add_argument("--mesh", choices=("istio", "linkerd", "none", "auto"), default=None)
+    c.add_argument("--mesh-version", default=None)
+    c.add_argument("--resync", type=int, default=30, metavar="SECONDS", help="full pass interval (default 30)")
+    c.add_argument("--once", action="store_true", help="one reconcile pass, then exit (cron, CI)")
+    c.add_argument("--log-format", choices=("text", "json"), default="text")
+    _kube_flags(c)
+
     s = commands.add_parser(
         "status",
         help="show registration, whether its caBundle verifies the serving cert, enabled namespaces, health",
@@ -435,3 +456,41 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(audit.table(audits))
     return EXIT_PROBLEM if any(a.broken for a in audits) else EXIT_OK
+
+
+# --- per-pod controller ---------------------------------------------------------------------------
+
+
+def cmd_per_pod_controller(args: argparse.Namespace, out: TextIO) -> int:
+    import signal
+    import threading
+
+    from webhook import logs, perpodctl
+    from webhook.mesh import MeshHint
+
+    try:
+        hint = MeshHint.parse(args.mesh, args.mesh_version)
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+    logs.configure("INFO", args.log_format)
+    api = _api(args)
+    namespaces = None if args.all_namespaces or not args.namespaces else list(args.namespaces)
+    if args.once:
+        counts = _kube_api_errors(lambda: perpodctl.Reconciler(api, hint).reconcile_all(namespaces))
+        out.write(f"{counts.created} created, {counts.updated} updated, {counts.deleted} deleted\n")
+        return EXIT_OK
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    _kube_api_errors(lambda: perpodctl.run(api, namespaces, hint, resync_seconds=args.resync, stop=stop))
+    return EXIT_OK
+
+
+def _kube_api_errors(fn: Any) -> Any:
+    from kubernetes.client.exceptions import ApiException
+
+    kube = _kube_module()
+    try:
+        return fn()
+    except ApiException as exc:
+        raise CommandError(kube._explain("reconcile per-pod objects", exc)) from exc

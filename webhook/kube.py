@@ -35,11 +35,11 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> cli
     """From --kubeconfig / $KUBECONFIG / ~/.kube/config, else in-cluster."""
     try:
         if kubeconfig or context:
-            return cast(client.ApiClient, config.new_client_from_config(config_file=kubeconfig, context=context))  # type: ignore[no-untyped-call]
+            return cast(client.ApiClient, config.new_client_from_config(config_file=kubeconfig, context=context))
         try:
-            return cast(client.ApiClient, config.new_client_from_config())  # type: ignore[no-untyped-call]
+            return cast(client.ApiClient, config.new_client_from_config())
         except (ConfigException, OSError):
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            config.load_incluster_config()
             return client.ApiClient()
     except (ConfigException, OSError) as exc:
         raise KubeError(
@@ -102,7 +102,7 @@ def apply_webhook_configuration(api: client.ApiClient, body: dict[str, Any]) -> 
     host = _host(api)
     try:
         # The client sends plain dicts as they are; its model classes would drop unknown fields.
-        admission.create_mutating_webhook_configuration(body=cast(Any, body))
+        admission.create_mutating_webhook_configuration(body=cast(Any, body), _preload_content=False)
         return "created"
     except ApiException as exc:
         if exc.status != 409:
@@ -115,7 +115,9 @@ def apply_webhook_configuration(api: client.ApiClient, body: dict[str, Any]) -> 
     _call(
         f"update MutatingWebhookConfiguration {name}",
         host,
-        lambda: admission.replace_mutating_webhook_configuration(name=name, body=cast(Any, updated)),
+        lambda: admission.replace_mutating_webhook_configuration(
+            name=name, body=cast(Any, updated), _preload_content=False
+        ),
     )
     return "updated"
 
@@ -135,7 +137,7 @@ def get_webhook_configuration(api: client.ApiClient, name: str = WEBHOOK_CONFIGU
 def delete_webhook_configuration(api: client.ApiClient, name: str = WEBHOOK_CONFIGURATION_NAME) -> bool:
     admission = client.AdmissionregistrationV1Api(api)
     try:
-        admission.delete_mutating_webhook_configuration(name=name)
+        admission.delete_mutating_webhook_configuration(name=name, _preload_content=False)
         return True
     except ApiException as exc:
         if exc.status == 404:
@@ -149,7 +151,7 @@ def set_namespace_enabled(api: client.ApiClient, namespace: str, enabled: bool) 
     _call(
         f"{verb} namespace {namespace}",
         _host(api),
-        lambda: core.patch_namespace(name=namespace, body=namespace_label_patch(enabled)),
+        lambda: core.patch_namespace(name=namespace, body=namespace_label_patch(enabled), _preload_content=False),
     )
 
 

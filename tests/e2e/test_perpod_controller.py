@@ -1,0 +1,151 @@
+"""The per-pod controller on the real apiserver: follows scale 3 → 5 → 2 → 0, survives a restart in
+the middle, never touches a Service it did not create, and its objects go with the StatefulSet."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.e2e.conftest import create_namespace
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "e2e-perpod"
+
+
+def zk_statefulset(replicas: int) -> dict[str, Any]:
+    """Modelled on the Kubernetes ZooKeeper tutorial (zk, headless zk-hs, 2181/2888/3888), opted in."""
+    labels = {"app": "zk"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "zk", "namespace": NS, "annotations": {"stsmesh.io/per-pod": "true"}},
+        "spec": {
+            "serviceName": "zk-hs",
+            "replicas": replicas,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "kubernetes-zookeeper",
+                            "image": "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10",
+                            "ports": [
+                                {"containerPort": 2181, "name": "client"},
+                                {"containerPort": 2888, "name": "server"},
+                                {"containerPort": 3888, "name": "leader-election"},
+                            ],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def headless_service() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "zk-hs", "namespace": NS, "labels": {"app": "zk"}},
+        "spec": {
+            "clusterIP": "None",
+            "selector": {"app": "zk"},
+            "ports": [{"port": 2888, "name": "server"}, {"port": 3888, "name": "leader-election"}],
+        },
+    }
+
+
+def services(api: client.ApiClient) -> dict[str, dict[str, Any]]:
+    data = client.CoreV1Api(api).list_namespaced_service(NS, _preload_content=False)
+    return {s["metadata"]["name"]: s for s in json.loads(data.data)["items"]}
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def per_pod(api: client.ApiClient) -> set[str]:
+    return {
+        name
+        for name, s in services(api).items()
+        if s["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "stsmesh"
+    }
+
+
+@pytest.fixture
+def controller(cluster: Any, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"controller-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webhook", "per-pod-controller", "-n", NS, "--resync", "2", "--mesh", "linkerd",
+             "--kubeconfig", str(cluster.kubeconfig)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def scale(api: client.ApiClient, replicas: int) -> None:
+    client.AppsV1Api(api).patch_namespaced_stateful_set("zk", NS, {"spec": {"replicas": replicas}})
+
+
+def test_controller_follows_scaling_restarts_and_deletion(
+    api: client.ApiClient, controller: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    create_namespace(api, NS)
+    core = client.CoreV1Api(api)
+    core.create_namespaced_service(NS, headless_service())
+    foreign = {"metadata": {"name": "zk-4", "namespace": NS}, "spec": {"ports": [{"port": 80}], "selector": {"x": "y"}}}
+    core.create_namespaced_service(NS, foreign)
+    client.AppsV1Api(api).create_namespaced_stateful_set(NS, zk_statefulset(3))
+
+    first = controller()
+    eventually(lambda: per_pod(api) == {"zk-0", "zk-1", "zk-2"}, "3 per-pod Services")
+    zk0 = services(api)["zk-0"]
+    assert zk0["spec"]["selector"] == {"statefulset.kubernetes.io/pod-name": "zk-0"}
+    assert [r["kind"] for r in zk0["metadata"]["ownerReferences"]] == ["StatefulSet"]
+
+    scale(api, 5)
+    eventually(lambda: per_pod(api) == {"zk-0", "zk-1", "zk-2", "zk-3"}, "scale-up to 5 (zk-4 is not ours)")
+    assert "app.kubernetes.io/managed-by" not in services(api)["zk-4"]["metadata"].get("labels", {})
+
+    scale(api, 2)
+    eventually(lambda: per_pod(api) == {"zk-0", "zk-1"}, "scale-down to 2")
+    assert "zk-4" in services(api), "a Service stsmesh did not create is never deleted"
+
+    first.terminate()
+    first.wait(timeout=15)
+    scale(api, 0)  # while the controller is down
+    time.sleep(1)
+    assert per_pod(api) == {"zk-0", "zk-1"}, "nothing changes while the controller is down"
+    controller()
+    eventually(lambda: per_pod(api) == set(), "scale-down to 0 after the restart")
+
+    scale(api, 2)
+    eventually(lambda: per_pod(api) == {"zk-0", "zk-1"}, "scale-up to 2 again")
+    client.AppsV1Api(api).delete_namespaced_stateful_set("zk", NS, propagation_policy="Background")
+    eventually(lambda: per_pod(api) == set(), "per-pod Services deleted with their StatefulSet", timeout=60)
+    assert "zk-4" in services(api) and "zk-hs" in services(api)
