@@ -64,7 +64,15 @@ def register_dry_run(*extra: str) -> dict[str, Any]:
 
 
 @needs_kubectl
-@pytest.mark.parametrize("path", ["deploy/base", "deploy/overlays/cert-manager", "deploy/overlays/development"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "deploy/base",
+        "deploy/overlays/cert-manager",
+        "deploy/overlays/development",
+        "deploy/overlays/per-pod-controller",
+    ],
+)
 def test_kustomize_renders(path: str) -> None:
     kinds = {d["kind"] for d in kustomize(path)}
     assert {"Deployment", "Service", "MutatingWebhookConfiguration", "ServiceAccount", "ConfigMap"} <= kinds

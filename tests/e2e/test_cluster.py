@@ -220,9 +220,12 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
     PodDisruptionBudget policy/v1 and the cert-manager kinds are not served by this 1.20 apiserver;
     the PDB is validated as policy/v1beta1 (same spec fields)."""
     rendered = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "deploy/base")], check=True, capture_output=True, text=True
+        ["kubectl", "kustomize", str(ROOT / "deploy/overlays/per-pod-controller")],
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]  # the base plus the per-pod controller
     for doc in docs:
         if doc["kind"] == "PodDisruptionBudget":
             doc["apiVersion"] = "policy/v1beta1"
@@ -237,6 +240,7 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
     assert (
         "mutatingwebhookconfiguration.admissionregistration.k8s.io/00-stsmesh created (server dry run)" in result.stdout
     )
+    assert "deployment.apps/stsmesh-per-pod created (server dry run)" in result.stdout
 
 
 def test_api_errors_are_short_and_say_what_to_do(api: client.ApiClient, cluster: Any, tmp_path: Path) -> None:
