@@ -22,6 +22,7 @@ from webhook import __version__, clustercmd, rendercmd
 from webhook.admission import review
 from webhook.catalogue import Catalogue, CatalogueError, builtin_catalogue, parse_catalogue
 from webhook.explain import explain
+from webhook.files import read_source
 from webhook.inputs import InputError, load_documents, reviews_from
 from webhook.mesh import MESH_CHOICES, MeshHint
 from webhook.review import InvalidReview, decode_patch
@@ -208,20 +209,10 @@ def load_catalogue(path: str | None) -> Catalogue:
     return base.merged(extra, disabled)
 
 
-def _read_input(path: str, stdin: TextIO) -> str:
-    if path == "-":
-        return stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}; give a YAML/JSON file path or - for stdin") from exc
-
-
 def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     origin = "<stdin>" if args.file == "-" else args.file
     try:
-        docs = load_documents(_read_input(args.file, stdin), origin)
+        docs = load_documents(read_source(args.file, stdin), origin)
         items, skipped = reviews_from(docs, origin, ordinal=args.ordinal, namespace=args.namespace)
     except InputError as exc:
         print(f"stsmesh: {exc}", file=err)
@@ -320,7 +311,7 @@ def main(
 ) -> int:
     """The `stsmesh` command. Returns the exit code (see each command's --help)."""
     try:
-        return _main(argv, out=out, err=err, stdin=stdin, environ=environ)
+        return _main(argv, out or sys.stdout, err or sys.stderr, stdin or sys.stdin, environ)
     except BrokenPipeError:
         # `stsmesh ... | head`: the reader left; stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -329,22 +320,15 @@ def main(
 
 
 def _main(
-    argv: Sequence[str] | None = None,
-    *,
-    out: TextIO | None = None,
-    err: TextIO | None = None,
-    stdin: TextIO | None = None,
-    environ: Mapping[str, str] | None = None,
+    argv: Sequence[str] | None, out: TextIO, err: TextIO, stdin: TextIO, environ: Mapping[str, str] | None
 ) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
     if args.command == "render":
-        return rendercmd.cmd_render(args, out, err, stdin or sys.stdin)
+        return rendercmd.cmd_render(args, out, err, stdin)
     if args.command in CLUSTER_COMMANDS:
         try:
             return CLUSTER_COMMANDS[args.command](args, out)
@@ -357,7 +341,7 @@ def _main(
         print(f"stsmesh: {exc}", file=err)
         return EXIT_USAGE
     if args.command == "dry-run":
-        return cmd_dry_run(args, settings, out, err, stdin or sys.stdin)
+        return cmd_dry_run(args, settings, out, err, stdin)
     if args.command == "catalogue":
         return cmd_catalogue(args, settings, out)
     if args.command == "serve":

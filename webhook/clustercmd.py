@@ -118,11 +118,8 @@ def add_cluster_commands(commands: Any) -> None:
             " proxy. Exit 1 when anything needs attention, so it can gate a CI pipeline."
         ),
     )
-    scope = a.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="repeatable")
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (default: enabled ones)")
-    a.add_argument("--mesh", choices=("istio", "linkerd", "none", "auto"), default=None)
-    a.add_argument("--mesh-version", default=None, help="assumed when pods and namespaces do not say")
+    _scope_flags(a, "every namespace (default: the enabled ones)")
+    _mesh_flags(a, "assumed when pods and namespaces do not say")
     a.add_argument("-o", "--output", choices=("table", "json"), default="table")
     a.add_argument("--catalogue", default=None, metavar="FILE", help="extra app catalogue, as for serve")
     _kube_flags(a)
@@ -138,11 +135,8 @@ def add_cluster_commands(commands: Any) -> None:
             " (e.g. istio:1.9)."
         ),
     )
-    scope = c.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="repeatable")
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
-    c.add_argument("--mesh", choices=("istio", "linkerd", "none", "auto"), default=None)
-    c.add_argument("--mesh-version", default=None)
+    _scope_flags(c, "every namespace (the default)")
+    _mesh_flags(c, "assumed when the StatefulSet does not say (stsmesh.io/per-pod-mesh)")
     c.add_argument("--resync", type=int, default=30, metavar="SECONDS", help="full pass interval (default 30)")
     c.add_argument("--once", action="store_true", help="one reconcile pass, then exit (cron, CI)")
     c.add_argument("--log-format", choices=("text", "json"), default="text")
@@ -155,6 +149,17 @@ def add_cluster_commands(commands: Any) -> None:
     )
     s.add_argument("--cert-file", default=None, help="serving cert to check against the caBundle (Service targets)")
     _kube_flags(s)
+
+
+def _scope_flags(parser: argparse.ArgumentParser, all_help: str) -> None:
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="repeatable")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help=all_help)
+
+
+def _mesh_flags(parser: argparse.ArgumentParser, version_help: str) -> None:
+    parser.add_argument("--mesh", choices=("istio", "linkerd", "none", "auto"), default=None)
+    parser.add_argument("--mesh-version", default=None, help=version_help)
 
 
 def _kube_flags(parser: argparse.ArgumentParser) -> None:

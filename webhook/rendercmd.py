@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from webhook.files import read_source
 from webhook.inputs import InputError, load_documents
 from webhook.mesh import MESH_CHOICES, MeshHint
 from webhook.perpod import (
@@ -160,7 +161,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
         print(f"stsmesh: {exc}", file=err)
         return EXIT_USAGE
     try:
-        docs = load_documents(_read(args.file, stdin or sys.stdin), origin)
+        docs = load_documents(read_source(args.file, stdin or sys.stdin), origin)
         rendered = render_documents(docs, options, origin)
     except InputError as exc:  # before ValueError: InputError is one
         print(f"stsmesh: {exc}", file=err)
@@ -189,13 +190,3 @@ def comment_block(title: str, notes: Sequence[str]) -> str:
         wrapped = textwrap.wrap(note, NOTE_WIDTH, break_long_words=False, break_on_hyphens=False)
         lines.extend(f"# {'-' if i == 0 else ' '} {line}" for i, line in enumerate(wrapped))
     return "\n".join(lines) + "\n"
-
-
-def _read(path: str, stdin: TextIO) -> str:
-    if path == "-":
-        return stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}; give a YAML/JSON file path or - for stdin") from exc

@@ -1,0 +1,18 @@
+"""Edge: reading the files users hand the CLI (a path, or - for standard input)."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from webhook.inputs import InputError
+
+
+def read_source(path: str, stdin: TextIO) -> str:
+    """The text of ``path``, or of standard input for ``-``; InputError says what to give instead."""
+    if path == "-":
+        return stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}; give a YAML/JSON file path or - for stdin") from exc
