@@ -11,6 +11,8 @@ the webhook's view and ``apiserver_admission_webhook_admission_duration_seconds`
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 2.5)
@@ -77,6 +79,24 @@ class Metrics:
         )
         for result in ("ok", "error"):
             self.cert_reloads.labels(result=result)
+        # labels() costs a lock and a tuple build per call; a request's children are cached by value.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Counter, *values: str) -> Any:
+        key = (metric._name, *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    def count_request(self, outcome: str, code: int) -> None:
+        self._child(self.requests, outcome, str(code)).inc()
+
+    def count_fix(self, fix: str) -> None:
+        self._child(self.fixes, fix).inc()
+
+    def count_skip(self, reason: str) -> None:
+        self._child(self.skips, reason).inc()
 
     def count_cert_reload(self, result: str) -> None:
         """``result`` is ``ok`` or ``error``."""

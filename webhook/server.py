@@ -224,7 +224,7 @@ async def mutate(request: web.Request) -> web.Response:
     try:
         duration = time.monotonic() - started
         metrics.latency.observe(duration)
-        metrics.requests.labels(outcome=answer.outcome, code=str(answer.status)).inc()
+        metrics.count_request(answer.outcome, answer.status)
         if answer.result is not None:
             _count_result(metrics, answer.result)
             _log_result(answer.result, duration)
@@ -323,13 +323,13 @@ def deadline_check(timeout: str | None, started: float, margin_seconds: float) -
 
 def _count_result(metrics: Metrics, result: ReviewResult) -> None:
     if result.outcome == "skipped":
-        metrics.skips.labels(reason=result.decision.reason).inc()
+        metrics.count_skip(result.decision.reason)
     if result.outcome in ("rule-error", "denied"):
         metrics.rule_errors.inc()
     if result.mutation is not None and result.mutation.patch:
         for fix in result.mutation.fixes:
             if fix != "explanation":
-                metrics.fixes.labels(fix=fix).inc()
+                metrics.count_fix(fix)
 
 
 def _pod_name(result: ReviewResult) -> str:
