@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.review import AdmissionRequest
+from webhook.review import AdmissionRequest, clip, describe
 
 SKIP_ANNOTATION = "stsmesh.io/skip"
 TRUE_VALUES = frozenset({"true", "yes", "1", "on"})
@@ -43,18 +43,19 @@ def _skip(reason: str, detail: str) -> Decision:
 def should_mutate(request: AdmissionRequest, excluded_namespaces: Sequence[str]) -> Decision:
     """Decide; see the module docstring for the precedence."""
     if request.operation != "CREATE":
-        return _skip("not-create", f"operation {request.operation or '(none)'} is not CREATE")
+        return _skip("not-create", f"operation {clip(request.operation) or '(none)'} is not CREATE")
     kind = request.kind
     if kind.get("kind") != "Pod" or kind.get("group", "") != "" or request.resource.get("resource", "pods") != "pods":
-        return _skip("not-pod", f"kind {kind.get('kind') or '(none)'} is not a core Pod")
+        shown = describe(kind.get("kind")) if kind.get("kind") else "(none)"
+        return _skip("not-pod", f"kind {shown} is not a core Pod")
     if request.sub_resource:
-        return _skip("subresource", f"subresource {request.sub_resource} is not the pod itself")
+        return _skip("subresource", f"subresource {clip(request.sub_resource)} is not the pod itself")
     pod = request.object
     if not isinstance(pod, dict):
         return _skip("no-object", "the request carries no pod object")
     namespace = request.namespace or _meta_str(pod, "namespace")
     if namespace in excluded_namespaces:
-        return _skip("excluded-namespace", f"namespace {namespace} is excluded")
+        return _skip("excluded-namespace", f"namespace {clip(namespace)} is excluded")
     if _opted_out(pod):
         return _skip("opted-out", f"the pod sets {SKIP_ANNOTATION}")
     owner = statefulset_owner(pod)

@@ -57,6 +57,21 @@ class AdmissionRequest:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+def clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(value: object, limit: int = 60) -> str:
+    """A short, safe description of a value for a message: clipped strings, type names otherwise
+    (never ``repr`` of a structure, which can be megabytes or nested deeper than repr can go)."""
+    if isinstance(value, str):
+        return repr(clip(value, limit))
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else type(value).__name__
+    return f"a JSON {kind}"
+
+
 def parse_review(body: object) -> AdmissionRequest:
     """Validate the envelope of an AdmissionReview and return its request.
 
@@ -67,9 +82,10 @@ def parse_review(body: object) -> AdmissionRequest:
         raise InvalidReview("body must be a JSON object (an AdmissionReview)")
     api_version = body.get("apiVersion")
     if api_version not in SUPPORTED_API_VERSIONS:
-        raise InvalidReview(f"apiVersion must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}")
+        wanted = ", ".join(SUPPORTED_API_VERSIONS)
+        raise InvalidReview(f"apiVersion must be one of {wanted}, got {describe(api_version)}")
     if body.get("kind") != "AdmissionReview":
-        raise InvalidReview(f"kind must be AdmissionReview, got {body.get('kind')!r}")
+        raise InvalidReview(f"kind must be AdmissionReview, got {describe(body.get('kind'))}")
     request = body.get("request")
     if not isinstance(request, dict):
         raise InvalidReview("request is missing or not an object")

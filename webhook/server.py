@@ -46,7 +46,7 @@ from webhook.admission import ReviewResult, review
 from webhook.logs import request_logger
 from webhook.mesh import MeshHint
 from webhook.metrics import EXPOSITION_CONTENT_TYPE, Metrics
-from webhook.review import AdmissionRequest, InvalidReview, allowed, finalize, parse_review
+from webhook.review import AdmissionRequest, InvalidReview, allowed, clip, finalize, parse_review
 from webhook.selfsigned import write_self_signed
 from webhook.settings import Settings
 from webhook.tls import CertReloader, ReloadResult, ServingCertificate, server_context
@@ -240,8 +240,11 @@ async def _answer(request: web.Request, settings: Settings, started: float) -> A
         hint = path_hint(request.match_info.get("mesh"), request.match_info.get("version"))
     except ValueError as exc:
         return rejection(404, "unknown-mesh", f"{request.path}: {exc}")
-    if request.content_type.lower() != JSON_CONTENT_TYPE:
-        given = request.headers.get("Content-Type") or "none"
+    # The media type straight from the header: aiohttp's parser (the stdlib email one) raises on
+    # some malformed parameters, and the parameters do not matter here.
+    media_type = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media_type != JSON_CONTENT_TYPE:
+        given = clip(request.headers.get("Content-Type") or "none")
         return rejection(415, "unsupported-media-type", f"Content-Type must be {JSON_CONTENT_TYPE}, got {given}")
     too_large = f"body is larger than the {settings.max_body_bytes}-byte limit"
     if request.content_length is not None and request.content_length > settings.max_body_bytes:

@@ -94,8 +94,18 @@ def inspect_pair(cert_pem: bytes, key_pem: bytes) -> ServingCertificate:
 
 
 def read_pair(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> tuple[bytes, bytes]:
-    """Both files' contents, read through any symlinks."""
-    return Path(cert_file).read_bytes(), Path(key_file).read_bytes()
+    """Both files' contents, read through any symlinks.
+
+    A kubelet Secret volume swaps its ``..data`` link atomically, but the two files are opened one
+    after the other: if the contents of either file changed between the two reads, read again so
+    the pair comes from one version."""
+    cert, key = Path(cert_file).read_bytes(), Path(key_file).read_bytes()
+    for _ in range(3):
+        again = Path(cert_file).read_bytes(), Path(key_file).read_bytes()
+        if again == (cert, key):
+            break
+        cert, key = again
+    return cert, key
 
 
 @contextlib.contextmanager
