@@ -227,23 +227,28 @@ def main() -> int:
     concurrencies = [8] if args.quick else [1, 8, 64]
     rows: list[Row] = []
     extra: dict[str, dict[str, Any]] = {}
-    for server_name, argv in servers.items():
-        port = _free_port()
-        server = Server(server_name, argv(port), port, workdir / "ca.crt")
-        server.start(files["typical"].read_bytes())
-        idle_rss = _memory_kib(server.pid, "VmRSS")
-        try:
-            for body in body_names:
-                for connections in concurrencies:
-                    rows.append(load_row(server, body, files[body], connections, args.duration, close=False))
-            rows.append(load_row(server, "typical", files["typical"], 8, args.duration, close=True))
+    running: dict[str, Server] = {}
+    try:
+        for server_name, argv in servers.items():
+            port = _free_port()
+            running[server_name] = Server(server_name, argv(port), port, workdir / "ca.crt")
+            running[server_name].start(files["typical"].read_bytes())
             extra[server_name] = {
-                "cold_start_s": round(server.cold_start_s, 3),
-                "rss_idle_mib": round(idle_rss / 1024, 1),
-                "rss_after_load_mib": round(_memory_kib(server.pid, "VmRSS") / 1024, 1),
-                "rss_peak_mib": round(_memory_kib(server.pid, "VmHWM") / 1024, 1),
+                "cold_start_s": round(running[server_name].cold_start_s, 3),
+                "rss_idle_mib": round(_memory_kib(running[server_name].pid, "VmRSS") / 1024, 1),
             }
-        finally:
+        # Each row runs against both servers back to back, so drift in the machine's speed (a shared
+        # VM) hits both sides of a ratio alike.
+        plan = [(body, connections, False) for body in body_names for connections in concurrencies]
+        plan.append(("typical", 8, True))
+        for body, connections, close in plan:
+            for server in running.values():
+                rows.append(load_row(server, body, files[body], connections, args.duration, close=close))
+        for name, server in running.items():
+            extra[name]["rss_after_load_mib"] = round(_memory_kib(server.pid, "VmRSS") / 1024, 1)
+            extra[name]["rss_peak_mib"] = round(_memory_kib(server.pid, "VmHWM") / 1024, 1)
+    finally:
+        for server in running.values():
             server.stop()
     baseline = {(r.body, r.connections, r.mode): r for r in rows if r.server == "baseline"}
     for r in rows:
