@@ -279,13 +279,7 @@ def cmd_serve(settings: Settings) -> int:
     from webhook import logs, server
 
     logs.configure(settings.log_level, settings.log_format)
-    try:
-        # uvloop runs the event loop and TLS in C; plain asyncio is the fallback without it.
-        import uvloop
-    except ImportError:
-        asyncio.run(server.run(settings))
-    else:
-        uvloop.run(server.run(settings))
+    asyncio.run(server.run(settings))
     return EXIT_OK
 
 
