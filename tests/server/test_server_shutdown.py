@@ -77,7 +77,7 @@ async def test_drain_sequence_readiness_first_then_in_flight_completes(
         )
         await wait_for(lambda: in_flight.count == 1, "the request to be in flight")
 
-        stopping = asyncio.create_task(drain_and_stop(server, drain_seconds=0.5))
+        stopping = asyncio.create_task(drain_and_stop(server, drain_seconds=2.0))  # room for a slow machine
         await asyncio.sleep(0)
         assert not server.app[READINESS_KEY].ready
         async with aiohttp.ClientSession() as other:  # a new connection during the drain window
@@ -88,7 +88,7 @@ async def test_drain_sequence_readiness_first_then_in_flight_completes(
             async with other.post(f"{base}/mutate", data=body, headers={"Content-Type": "application/json"}) as resp:
                 assert resp.status == 200, "still serving during the drain window"
 
-        await wait_for(lambda: refused(server.port), "the listener to close")
+        await wait_for(lambda: refused(server.port), "the listener to close", seconds=10.0)
         assert not stopping.done(), "shutdown waits for the in-flight request"
         rest_of_body.set()
         async with await slow_request as resp:
