@@ -35,6 +35,7 @@ import pytest
 
 from tests.e2e.cluster import free_port
 from tests.robustness.support import Figure
+from tests.support import refused
 from webhook.review import decode_patch
 from webhook.selfsigned import write_self_signed
 
@@ -99,16 +100,6 @@ async def wait_ready(served: ServeProcess, seconds: float = 15.0) -> None:
                 return
         await asyncio.sleep(0.1)
     raise AssertionError(f"stsmesh serve not ready after {seconds} s:\n{served.log_tail()}")
-
-
-async def refuses_connections(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except ConnectionRefusedError:
-        return True
-    writer.close()
-    await writer.wait_closed()
-    return False
 
 
 @dataclass
@@ -192,10 +183,10 @@ async def test_sigterm_fails_readiness_drains_finishes_in_flight_and_exits_zero(
 
         # the listener closes after the drain window; the in-flight request is still waited for
         deadline = signalled + DRAIN_SECONDS + 3.0
-        while not await refuses_connections(served.port) and time.monotonic() < deadline:
+        while not await refused(served.port) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         closed_after = time.monotonic() - signalled
-        assert await refuses_connections(served.port), "the listener is still open well after the drain window"
+        assert await refused(served.port), "the listener is still open well after the drain window"
         assert served.process.poll() is None, "the process exited while a request was in flight"
         rest_of_body.set()
         async with await asyncio.wait_for(slow, 5.0) as resp:

@@ -18,6 +18,7 @@ import aiohttp
 import orjson
 import pytest
 
+from tests.support import refused
 from webhook.review import decode_patch
 from webhook.server import (
     IN_FLIGHT_GRACE_SECONDS,
@@ -30,16 +31,6 @@ from webhook.server import (
     start_server,
 )
 from webhook.settings import Settings
-
-
-async def refused(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except ConnectionRefusedError:
-        return True
-    writer.close()
-    await writer.wait_closed()
-    return False
 
 
 async def wait_for(condition: Any, what: str, seconds: float = 2.0) -> None:
