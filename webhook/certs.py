@@ -43,9 +43,6 @@ class CertInfo:
     ip_addresses: tuple[str, ...]
     is_ca: bool
 
-    def expires_in(self, now: dt.datetime) -> dt.timedelta:
-        return self.not_after - now
-
 
 def service_dns_names(service: str, namespace: str) -> list[str]:
     return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
@@ -187,16 +184,6 @@ def signed_by(cert_pem: bytes, ca_bundle_pem: bytes) -> bool:
             continue
         return True
     return False
-
-
-def key_matches(cert_pem: bytes, key_pem: bytes) -> bool:
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    return bool(
-        cert.public_key().public_bytes(serialization.Encoding.PEM, spki)
-        == key.public_key().public_bytes(serialization.Encoding.PEM, spki)
-    )
 
 
 def needs_renewal(pem: bytes, now: dt.datetime, within: dt.timedelta) -> bool:

@@ -9,7 +9,6 @@ entry is changed with ``replace`` at its index; a missing map or array is added 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -148,6 +147,3 @@ def _clone(value: Any) -> Any:
     if type(value) is list:
         return [_clone(v) for v in value]
     return value
-
-
-EditFn = Callable[[PodEditor], None]

@@ -14,13 +14,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 import orjson
 
 SUPPORTED_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
-
-Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
 
 class PatchOp(TypedDict, total=False):
