@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+from webhook.review import SUPPORTED_API_VERSIONS
 
 
 async def refused(port: int) -> bool:
@@ -14,3 +17,13 @@ async def refused(port: int) -> bool:
     writer.close()
     await writer.wait_closed()
     return False
+
+
+def envelope_ok(body: Any) -> bool:
+    """Independent statement (test oracle) of an answerable AdmissionReview envelope."""
+    if not isinstance(body, dict) or body.get("kind") != "AdmissionReview":
+        return False
+    if body.get("apiVersion") not in SUPPORTED_API_VERSIONS or not isinstance(body.get("request"), dict):
+        return False
+    uid = body["request"].get("uid")
+    return isinstance(uid, str) and uid != ""

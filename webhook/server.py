@@ -58,7 +58,8 @@ MAX_JSON_DEPTH = 1024
 review is about 12 deep, and nothing in the core recurses into the pod, so no walk of our own is
 spent on the hot path."""
 
-IN_FLIGHT_GRACE_SECONDS = Settings().shutdown_timeout_seconds
+IN_FLIGHT_GRACE_SECONDS = 10.0
+"""Default limit for in-flight requests at shutdown (``Settings.shutdown_timeout_seconds``)."""
 """How long shutdown waits for in-flight requests: the apiserver's longest webhook timeout."""
 
 APISERVER_IDLE_TIMEOUT_SECONDS = 90.0

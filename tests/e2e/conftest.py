@@ -165,3 +165,15 @@ def wait_for_pods(api: client.ApiClient, namespace: str, selector: str, count: i
             return sorted(items, key=lambda p: p["metadata"]["name"])
         time.sleep(0.2)
     raise TimeoutError(f"{selector}: wanted {count} pods in {namespace}, got {len(pods)}")
+
+
+@pytest.fixture
+def registered(cluster: Any, webhook_process: WebhookProcess) -> Iterator[WebhookProcess]:
+    """``stsmesh serve --mesh istio --mesh-version 1.9`` registered with the apiserver; unregistered after."""
+    webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
+    kubeconfig = str(cluster.kubeconfig)
+    code, _, err = stsmesh("register", "--url", webhook_process.url, "--ca-file", str(webhook_process.ca_file),
+                           "--kubeconfig", kubeconfig)  # fmt: skip
+    assert code == 0, err
+    yield webhook_process
+    stsmesh("unregister", "--kubeconfig", kubeconfig)

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,17 +92,6 @@ def assert_carries_golden_mutations(stored: dict[str, Any], sts: dict[str, Any])
         assert stored_c.get("command") == expected_c.get("command")
     # and the webhook has nothing left to do: reinvocation gives an empty patch
     assert decode_patch(review(pod_review(copy.deepcopy(stored)), ISTIO_19).response) == []
-
-
-@pytest.fixture
-def registered(api: client.ApiClient, cluster: Any, webhook_process: WebhookProcess) -> Iterator[WebhookProcess]:
-    webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
-    kubeconfig = str(cluster.kubeconfig)
-    code, _, err = stsmesh("register", "--url", webhook_process.url, "--ca-file", str(webhook_process.ca_file),
-                             "--kubeconfig", kubeconfig)  # fmt: skip
-    assert code == 0, err
-    yield webhook_process
-    stsmesh("unregister", "--kubeconfig", kubeconfig)
 
 
 def test_pods_carry_the_golden_mutations_and_other_namespaces_are_untouched(

@@ -16,11 +16,10 @@ import json
 import ssl
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from kubernetes import client
 
 from tests.e2e.conftest import WebhookProcess, create_namespace, stsmesh, wait_for_pods
@@ -28,18 +27,6 @@ from tests.e2e.test_cluster import APPLIED, apply, assert_carries_golden_mutatio
 
 REPLICAS = 50
 SELECTOR = "app.kubernetes.io/name=zk"
-
-
-@pytest.fixture
-def registered_webhook(cluster: Any, webhook_process: WebhookProcess) -> Iterator[WebhookProcess]:
-    """``stsmesh serve --mesh istio --mesh-version 1.9`` registered with the apiserver; unregistered after."""
-    webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
-    kubeconfig = str(cluster.kubeconfig)
-    code, _, err = stsmesh("register", "--url", webhook_process.url, "--ca-file", str(webhook_process.ca_file),
-                           "--kubeconfig", kubeconfig)  # fmt: skip
-    assert code == 0, err
-    yield webhook_process
-    stsmesh("unregister", "--kubeconfig", kubeconfig)
 
 
 def scrape(url: str, context: ssl.SSLContext) -> str:
@@ -88,7 +75,7 @@ def create_and_time(api: client.ApiClient, namespace: str) -> tuple[float, list[
 def test_fifty_parallel_pods_are_all_mutated_and_the_webhook_cost_is_measured(
     api: client.ApiClient,
     cluster: Any,
-    registered_webhook: WebhookProcess,
+    registered: WebhookProcess,
     record_property: Callable[[str, object], None],
 ) -> None:
     """All 50 pods mutated exactly as the dry-run says in the enabled namespace, none (and no webhook
@@ -102,13 +89,13 @@ def test_fifty_parallel_pods_are_all_mutated_and_the_webhook_cost_is_measured(
     # The controller-manager's client rate limiter (QPS 20, burst 30) starts full: whichever set is
     # created first gets ~1.5 s for free. An unmeasured set first puts both measured runs on equal terms.
     create_and_time(api, "e2e-scale-warm-up")
-    calls_before = admission_calls(registered_webhook)
+    calls_before = admission_calls(registered)
     without_webhook, plain_pods, _ = create_and_time(api, "e2e-scale-off")
-    calls_between = admission_calls(registered_webhook)
+    calls_between = admission_calls(registered)
     seconds_before, count_before = apiserver_webhook_seconds(cluster)
     with_webhook, mutated_pods, sts = create_and_time(api, "e2e-scale-on")
     seconds_after, count_after = apiserver_webhook_seconds(cluster)
-    calls_after = admission_calls(registered_webhook)
+    calls_after = admission_calls(registered)
 
     ratio = with_webhook / without_webhook
     per_call_ms = 1000 * (seconds_after - seconds_before) / max(count_after - count_before, 1)

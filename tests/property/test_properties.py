@@ -30,11 +30,12 @@ import orjson
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from tests.support import envelope_ok
 from webhook.admission import review
 from webhook.catalogue import App, Catalogue, Match, _score, builtin_catalogue, image_repository
 from webhook.inputs import pod_from_statefulset, pod_review
 from webhook.mesh import MeshHint
-from webhook.review import SUPPORTED_API_VERSIONS, InvalidReview, decode_patch
+from webhook.review import InvalidReview, decode_patch
 from webhook.settings import Settings
 
 # --- building blocks --------------------------------------------------------------------------------
@@ -456,16 +457,6 @@ def test_rules_never_fail_on_readable_pods(obj: dict[str, Any], hint: tuple[str,
     result = review(pod_review(copy.deepcopy(obj)), settings_for(hint))
     assume(result.outcome != "unreadable")
     assert result.outcome != "rule-error", result.error
-
-
-def envelope_ok(body: Any) -> bool:
-    """Independent statement of what an answerable envelope is."""
-    if not isinstance(body, dict) or body.get("kind") != "AdmissionReview":
-        return False
-    if body.get("apiVersion") not in SUPPORTED_API_VERSIONS or not isinstance(body.get("request"), dict):
-        return False
-    uid = body["request"].get("uid")
-    return isinstance(uid, str) and uid != ""
 
 
 ENVELOPE_EDITS: list[Callable[[dict[str, Any], Any], None]] = [

@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 
 from bench.reviews import bodies as bench_bodies
 from tests.robustness.support import LARGE, Contract, Figure, ThreadedServer, TrustOnly, serve_in_thread, write_pair
+from tests.support import envelope_ok
 from webhook.admission import review
 from webhook.review import SUPPORTED_API_VERSIONS, InvalidReview, decode_patch
 from webhook.server import MAX_JSON_DEPTH
@@ -104,16 +105,6 @@ def depth_of(value: Any) -> int:
             deepest = max(deepest, level)
             stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
     return deepest
-
-
-def envelope_ok(body: Any) -> bool:
-    """Independent statement of an answerable AdmissionReview envelope."""
-    if not isinstance(body, dict) or body.get("kind") != "AdmissionReview":
-        return False
-    if body.get("apiVersion") not in SUPPORTED_API_VERSIONS or not isinstance(body.get("request"), dict):
-        return False
-    uid = body["request"].get("uid")
-    return isinstance(uid, str) and uid != ""
 
 
 # --- cases -----------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ async def test_runner_settings(settings: Settings) -> None:
         handler_kwargs = server.runner._kwargs
         assert handler_kwargs["keepalive_timeout"] == 123.0
         assert handler_kwargs["access_log"] is None
-        assert server.runner._shutdown_timeout == IN_FLIGHT_GRACE_SECONDS
+        assert server.runner._shutdown_timeout == IN_FLIGHT_GRACE_SECONDS == Settings().shutdown_timeout_seconds
         assert server.url.startswith("http://127.0.0.1:")
     finally:
         await server.runner.cleanup()
