@@ -1,16 +1,26 @@
-"""stsmesh benchmark: one command, a table of figures, and the same figures as JSON.
+"""stsmesh benchmark: one command, a table of figures, a check of the targets, and JSON.
 
-    bash bench/setup.sh && .venv/bin/python -m bench.run [--duration 5] [--quick]
+    bash bench/setup.sh && .venv/bin/python -m bench.run [--duration 5] [--repeat 1] [--quick] [--build pure]
 
 What it measures, on this machine, in one run:
 
-* ``stsmesh serve`` and a minimal aiohttp webhook (bench/baseline_server.py, same TLS) each pinned
-  to CPU 0, loaded by wrk pinned to CPU 1 over kept-alive TLS connections, for every review body
-  (bench/reviews.py) at concurrency 1, 8 and 64: requests/s, p50/p99 latency, server CPU µs per
-  request (from /proc/<pid>/stat), errors, and the ratio of stsmesh to the baseline;
+* ``stsmesh serve`` and a minimal aiohttp webhook (bench/baseline_server.py, same TLS, a fixed
+  answer) each pinned to CPU 0, loaded by wrk pinned to CPU 1 over kept-alive TLS connections, for
+  every review body (bench/reviews.py) at concurrency 1, 8 and 64: requests/s, p50/p99 latency,
+  server CPU µs per request (from /proc/<pid>/stat), errors, and the ratio of stsmesh to the
+  baseline. Each row runs both servers back to back; with ``--repeat N`` every row runs N times
+  (the server order alternating) and the table shows the median, which steadies the figures on a
+  shared VM whose speed drifts;
 * new TLS connections per second (``Connection: close``), cold start (process start → first 200
-  over TLS), peak and steady RSS (/proc/<pid>/status VmHWM/VmRSS);
-* the pure ``review()`` path in-process (reviews/s, no TLS), and patch length per pod size.
+  over TLS), RSS idle, steady after the typical-pod rows, and peak (/proc/<pid>/status);
+* the pure ``review()`` path in-process (bench/micro.py: reviews/s, no TLS) and patch length per
+  pod size;
+* the targets of issue #4 (throughput ≥ 0.5× baseline on every pod size, p99 ≤ 5 ms at 8
+  connections, p99 at 64 connections ≤ 1.5× the baseline's, 64 KB pod p50 ≤ 5 ms at 8 connections,
+  patch size independent of pod size, cold start ≤ 1 s, steady RSS ≤ 64 MiB), each met or missed.
+
+stsmesh runs as the container image ships it: the mypyc-compiled build (scripts/compiled.sh makes it
+outside the repo). ``--build pure`` measures the source tree as plain Python instead.
 
 Results go to bench/results/<UTC time>.json (git-ignored) so runs can be compared between commits.
 """
@@ -25,6 +35,7 @@ import os
 import platform
 import shutil
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,10 +48,6 @@ import orjson
 
 from bench.reviews import bodies
 from webhook import certs
-from webhook.admission import review
-from webhook.mesh import MeshHint
-from webhook.review import decode_patch
-from webhook.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -59,6 +66,7 @@ class Row:
     cpu_us_per_request: float
     errors: int
     ratio_to_baseline: float | None = None
+    runs: int = 1
 
 
 def _free_port() -> int:
@@ -87,14 +95,16 @@ def _memory_kib(pid: int, field: str) -> int:
 
 
 class Server:
-    def __init__(self, name: str, argv: list[str], port: int, ca_file: Path) -> None:
-        self.name, self.argv, self.port, self.ca_file = name, argv, port, ca_file
+    def __init__(self, name: str, argv: list[str], port: int, ca_file: Path, cwd: Path) -> None:
+        self.name, self.argv, self.port, self.ca_file, self.cwd = name, argv, port, ca_file, cwd
         self.process: subprocess.Popen[bytes] | None = None
         self.cold_start_s = 0.0
 
     def start(self, body: bytes) -> None:
         started = time.perf_counter()
-        self.process = subprocess.Popen([*_pin(0), *self.argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [*_pin(0), *self.argv], cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         context = ssl.create_default_context(cafile=str(self.ca_file))
         deadline = started + 20
         while time.perf_counter() < deadline:
@@ -154,29 +164,39 @@ def load_row(server: Server, body: str, body_file: Path, connections: int, durat
     )
 
 
-def micro(settings: Settings, seconds: float = 1.0) -> list[dict[str, Any]]:
-    """review() alone: parse → decide → rules → response, from the raw bytes, per body."""
-    out = []
-    for name, body in bodies().items():
-        raw = orjson.dumps(body)
-        count = 0
-        started = time.perf_counter()
-        while time.perf_counter() - started < seconds:
-            review(orjson.loads(raw), settings)
-            count += 1
-        elapsed = time.perf_counter() - started
-        patch = decode_patch(review(orjson.loads(raw), settings).response)
-        out.append(
-            {
-                "body": name,
-                "body_bytes": len(raw),
-                "reviews_per_s": round(count / elapsed),
-                "us_per_review": round(elapsed / count * 1e6, 1),
-                "patch_ops": len(patch),
-                "patch_bytes": len(orjson.dumps(patch)),
-            }
-        )
-    return out
+def median_row(runs: list[Row]) -> Row:
+    """One row from repeated runs: the median of each figure, errors summed."""
+    first = runs[0]
+    return Row(
+        server=first.server,
+        body=first.body,
+        connections=first.connections,
+        mode=first.mode,
+        requests_per_s=round(statistics.median(r.requests_per_s for r in runs), 1),
+        p50_ms=round(statistics.median(r.p50_ms for r in runs), 3),
+        p99_ms=round(statistics.median(r.p99_ms for r in runs), 3),
+        cpu_us_per_request=round(statistics.median(r.cpu_us_per_request for r in runs), 1),
+        errors=sum(r.errors for r in runs),
+        runs=len(runs),
+    )
+
+
+def micro(tree: Path, seconds: float = 1.0) -> list[dict[str, Any]]:
+    """review() in-process, in the measured build's tree (bench/micro.py)."""
+    out = subprocess.run(
+        [*_pin(0), sys.executable, "-m", "bench.micro", str(seconds)],
+        cwd=tree, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows: list[dict[str, Any]] = json.loads(out.stdout)
+    return rows
+
+
+def compiled_tree() -> Path:
+    """The mypyc build, made fresh by scripts/compiled.sh outside the repo."""
+    done = subprocess.run([str(ROOT / "scripts/compiled.sh"), "build"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"could not build the compiled tree:\n{done.stderr}")
+    return Path(done.stdout.strip().splitlines()[-1])
 
 
 def table(rows: list[Row]) -> str:
@@ -194,16 +214,65 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def targets(
+    rows: list[Row], extra: dict[str, dict[str, Any]], micro_rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Issue #4's targets, each with the measured figure and whether it is met."""
+    ours = {(r.body, r.connections, r.mode): r for r in rows if r.server == "stsmesh"}
+    base = {(r.body, r.connections, r.mode): r for r in rows if r.server == "baseline"}
+    keep = [k for k in ours if k[2] == "keep-alive" and k in base]
+    out: list[dict[str, Any]] = []
+
+    def check(name: str, measured: str, met: bool) -> None:
+        out.append({"target": name, "measured": measured, "met": met})
+
+    if keep:
+        worst = min(keep, key=lambda k: ours[k].ratio_to_baseline or 0)
+        check("requests/s ≥ 0.5× baseline, every body and concurrency",
+              f"lowest {ours[worst].ratio_to_baseline:.2f} ({worst[0]}, {worst[1]} conn)",
+              all((ours[k].ratio_to_baseline or 0) >= 0.5 for k in keep))  # fmt: skip
+    at8 = [k for k in keep if k[1] == 8]
+    if at8:
+        worst = max(at8, key=lambda k: ours[k].p99_ms)
+        check("p99 ≤ 5 ms at 8 connections, every body", f"highest {ours[worst].p99_ms:.2f} ms ({worst[0]})",
+              all(ours[k].p99_ms <= 5 for k in at8))  # fmt: skip
+    at64 = [k for k in keep if k[1] == 64]
+    if at64:
+        ratio = {k: ours[k].p99_ms / max(base[k].p99_ms, 1e-9) for k in at64}
+        worst = max(at64, key=lambda k: ratio[k])
+        check("p99 at 64 connections ≤ 1.5× the baseline's", f"highest {ratio[worst]:.2f}× ({worst[0]})",
+              all(v <= 1.5 for v in ratio.values()))  # fmt: skip
+    big = ours.get(("1000-env", 8, "keep-alive"))
+    if big:
+        check("64 KB pod p50 ≤ 5 ms at 8 connections", f"{big.p50_ms:.2f} ms", big.p50_ms <= 5)
+    patches = {(m["patch_ops"], m["patch_bytes"]) for m in micro_rows if m["body"] in ("typical", "1000-env")}
+    sizes = ", ".join(f"{m['body']} {m['patch_ops']} ops/{m['patch_bytes']} B" for m in micro_rows)
+    check("patch size independent of pod size", sizes, len(patches) == 1)
+    cold = extra["stsmesh"]["cold_start_s"]
+    check("cold start ≤ 1 s", f"{cold * 1000:.0f} ms", cold <= 1)
+    steady = extra["stsmesh"].get("rss_steady_mib")
+    if steady is not None:
+        check("steady RSS ≤ 64 MiB (after the typical-pod rows)", f"{steady} MiB", steady <= 64)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load row (default 5)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row; the table shows medians (default 1)")
     parser.add_argument("--quick", action="store_true", help="typical body only, concurrency 8 (smoke run)")
+    parser.add_argument(
+        "--build",
+        choices=("compiled", "pure"),
+        default="compiled",
+        help="stsmesh as the image ships it (compiled, default) or the source tree as plain Python",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `bash bench/setup.sh` first", file=sys.stderr)
         return 2
 
-    settings = Settings(default_hint=MeshHint.parse("istio", "1.9"))
+    tree = compiled_tree() if args.build == "compiled" else ROOT
     workdir = Path(tempfile.mkdtemp(prefix="stsmesh-bench-"))
     now = dt.datetime.now(dt.UTC)
     ca = certs.make_ca(now)
@@ -216,35 +285,51 @@ def main() -> int:
         files[name] = workdir / f"{name}.json"
         files[name].write_bytes(orjson.dumps(body))
 
+    # stsmesh at WARNING: the per-request INFO line is the log pipeline's cost, not the webhook's.
     servers = {
-        "stsmesh": lambda port: [sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--cert-file", str(workdir / "tls.crt"), "--key-file", str(workdir / "tls.key"),
-                                 "--mesh", "istio", "--mesh-version", "1.9", "--log-level", "WARNING"],
-        "baseline": lambda port: [sys.executable, str(ROOT / "bench/baseline_server.py"), str(port),
-                                  str(workdir / "tls.crt"), str(workdir / "tls.key")],
+        "stsmesh": (tree, lambda port: [
+            sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--cert-file", str(workdir / "tls.crt"), "--key-file", str(workdir / "tls.key"),
+            "--mesh", "istio", "--mesh-version", "1.9", "--log-level", "WARNING"]),
+        "baseline": (ROOT, lambda port: [sys.executable, str(ROOT / "bench/baseline_server.py"), str(port),
+                                         str(workdir / "tls.crt"), str(workdir / "tls.key")]),
     }  # fmt: skip
     body_names = ["typical"] if args.quick else list(files)
     concurrencies = [8] if args.quick else [1, 8, 64]
+    repeat = max(1, args.repeat)
     rows: list[Row] = []
+    raw_rows: list[Row] = []
     extra: dict[str, dict[str, Any]] = {}
     running: dict[str, Server] = {}
     try:
-        for server_name, argv in servers.items():
+        for server_name, (cwd, argv) in servers.items():
             port = _free_port()
-            running[server_name] = Server(server_name, argv(port), port, workdir / "ca.crt")
+            running[server_name] = Server(server_name, argv(port), port, workdir / "ca.crt", cwd)
             running[server_name].start(files["typical"].read_bytes())
             extra[server_name] = {
                 "cold_start_s": round(running[server_name].cold_start_s, 3),
                 "rss_idle_mib": round(_memory_kib(running[server_name].pid, "VmRSS") / 1024, 1),
             }
-        # Each row runs against both servers back to back, so drift in the machine's speed (a shared
-        # VM) hits both sides of a ratio alike.
+        # Typical pods first, so RSS after them is the steady figure; then the larger bodies.
         plan = [(body, connections, False) for body in body_names for connections in concurrencies]
         plan.append(("typical", 8, True))
-        for body, connections, close in plan:
-            for server in running.values():
-                rows.append(load_row(server, body, files[body], connections, args.duration, close=close))
+        plan.sort(key=lambda item: item[0] != "typical")
+        for index, (body, connections, close) in enumerate(plan):
+            if index > 0 and plan[index - 1][0] == "typical" and body != "typical":
+                for name, server in running.items():
+                    extra[name]["rss_steady_mib"] = round(_memory_kib(server.pid, "VmRSS") / 1024, 1)
+            runs: dict[str, list[Row]] = {name: [] for name in running}
+            for attempt in range(repeat):
+                # Both servers back to back, the order alternating: drift in the machine's speed (a
+                # shared VM) hits both sides of a ratio alike.
+                order = list(running.values()) if attempt % 2 == 0 else list(reversed(running.values()))
+                for server in order:
+                    row = load_row(server, body, files[body], connections, args.duration, close=close)
+                    runs[server.name].append(row)
+                    raw_rows.append(row)
+            rows.extend(median_row(r) for r in runs.values())
         for name, server in running.items():
+            extra[name].setdefault("rss_steady_mib", round(_memory_kib(server.pid, "VmRSS") / 1024, 1))
             extra[name]["rss_after_load_mib"] = round(_memory_kib(server.pid, "VmRSS") / 1024, 1)
             extra[name]["rss_peak_mib"] = round(_memory_kib(server.pid, "VmHWM") / 1024, 1)
     finally:
@@ -255,18 +340,24 @@ def main() -> int:
         base = baseline.get((r.body, r.connections, r.mode))
         if r.server == "stsmesh" and base and base.requests_per_s:
             r.ratio_to_baseline = round(r.requests_per_s / base.requests_per_s, 2)
-    micro_rows = micro(settings)
+    micro_rows = micro(tree)
+    checks = targets(rows, extra, micro_rows)
 
+    print(f"stsmesh build: {args.build}; {args.duration:g} s per row, median of {repeat} run(s)\n")
     print(table(sorted(rows, key=lambda r: (r.body, r.mode, r.connections, r.server != "stsmesh"))))
     print()
     for name, figures in extra.items():
         print(f"{name}: cold start {figures['cold_start_s'] * 1000:.0f} ms, RSS idle {figures['rss_idle_mib']} MiB, "
-              f"after load {figures['rss_after_load_mib']} MiB, peak {figures['rss_peak_mib']} MiB")  # fmt: skip
+              f"steady {figures['rss_steady_mib']} MiB, after all rows {figures['rss_after_load_mib']} MiB, "
+              f"peak {figures['rss_peak_mib']} MiB")  # fmt: skip
     print()
     print(f"{'review() in-process':<24}{'bytes':>8}{'reviews/s':>11}{'µs':>8}{'patch ops':>10}{'patch bytes':>12}")
     for m in micro_rows:
         print(f"{m['body']:<24}{m['body_bytes']:>8}{m['reviews_per_s']:>11}{m['us_per_review']:>8}"
               f"{m['patch_ops']:>10}{m['patch_bytes']:>12}")  # fmt: skip
+    print()
+    for c in checks:
+        print(f"{'met ' if c['met'] else 'MISS'}  {c['target']}: {c['measured']}")
 
     results = ROOT / "bench/results"
     results.mkdir(exist_ok=True)
@@ -275,8 +366,10 @@ def main() -> int:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     out.write_text(json.dumps({
-        "when": now.isoformat(), "commit": commit, "machine": {"cpus": CPUS, "python": platform.python_version()},
-        "duration_s": args.duration, "load": [asdict(r) for r in rows], "processes": extra, "review": micro_rows,
+        "when": now.isoformat(), "commit": commit, "build": args.build,
+        "machine": {"cpus": CPUS, "python": platform.python_version()},
+        "duration_s": args.duration, "repeat": repeat, "load": [asdict(r) for r in rows],
+        "load_runs": [asdict(r) for r in raw_rows], "processes": extra, "review": micro_rows, "targets": checks,
     }, indent=2))  # fmt: skip
     print(f"\nwritten {out.relative_to(ROOT)}")
     shutil.rmtree(workdir, ignore_errors=True)

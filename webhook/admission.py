@@ -83,15 +83,17 @@ def review(
             skipped_fixes=frozenset(split_list(annotations.get(SKIP_FIXES_ANNOTATION))),
         )
         mutation = run_rules(PodEditor(pod), ctx, RULES, expired)
-    except DeadlineExceeded as exc:
+    # Distinct names for the two exceptions: mypyc (the compiled build) types an ``as`` name once
+    # per function, so reusing one name for both classes miscompiles the second handler.
+    except DeadlineExceeded as late:
         warning = "stsmesh: pod admitted unchanged: the request's deadline passed"
-        return _result(request, decision, "deadline", allowed([warning]), error=str(exc))
-    except RuleFailed as exc:
+        return _result(request, decision, "deadline", allowed([warning]), error=str(late))
+    except RuleFailed as failure:
         if settings.on_rule_error == "deny":
-            message = f'stsmesh could not process this pod ({exc}); set stsmesh.io/skip: "true" to bypass'
-            return _result(request, decision, "denied", denied(message, code=500), error=str(exc))
-        warning = f"stsmesh: pod admitted unchanged: {exc}"
-        return _result(request, decision, "rule-error", allowed([warning]), error=str(exc))
+            message = f'stsmesh could not process this pod ({failure}); set stsmesh.io/skip: "true" to bypass'
+            return _result(request, decision, "denied", denied(message, code=500), error=str(failure))
+        warning = f"stsmesh: pod admitted unchanged: {failure}"
+        return _result(request, decision, "rule-error", allowed([warning]), error=str(failure))
 
     warnings = [f"stsmesh: {c.summary}" for c in mutation.changes if c.fix != "explanation"]
     warnings += [f"stsmesh: {w}" for w in mutation.warnings]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -59,11 +59,14 @@ class Match:
     images: tuple[str, ...] = ()
     env_any: tuple[str, ...] = ()
     ports_any: tuple[int, ...] = ()
+    image_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    """The image patterns split into lower-case path components, once."""
 
-    @cached_property
-    def image_paths(self) -> tuple[tuple[str, ...], ...]:
-        """The image patterns split into lower-case path components, once."""
-        return tuple(tuple(pattern.lower().split("/")) for pattern in self.images)
+    def __post_init__(self) -> None:
+        # Derived once here rather than in a cached_property: the compiled build's classes have no
+        # instance __dict__ for one to cache in.
+        paths = tuple(tuple(pattern.lower().split("/")) for pattern in self.images)
+        object.__setattr__(self, "image_paths", paths)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,20 @@ class AppMatch:
 @dataclass(frozen=True)
 class Catalogue:
     apps: tuple[App, ...] = field(default=())
+    _by_name: dict[str, tuple[App, ...]] = field(init=False, repr=False, compare=False)
+    """Apps by the last component of their image patterns, plus every app matched without an image,
+    in catalogue order: matching a container looks at a handful of apps, not all."""
+
+    def __post_init__(self) -> None:
+        imageless = [app for app in self.apps if not app.match.images]
+        by_name: dict[str, list[App]] = {}
+        for app in self.apps:
+            for name in dict.fromkeys(path[-1] for path in app.match.image_paths):
+                by_name.setdefault(name, []).append(app)
+        order = {id(app): i for i, app in enumerate(self.apps)}
+        index = {name: _in_order([*apps, *imageless], order) for name, apps in by_name.items()}
+        index[""] = tuple(imageless)  # containers whose image matches no pattern
+        object.__setattr__(self, "_by_name", index)
 
     def match(self, pod: Mapping[str, Any]) -> list[AppMatch]:
         """Every (container, app) pair the catalogue recognises in ``pod``."""
@@ -109,32 +126,18 @@ class Catalogue:
                     found.append(AppMatch(app, list_name, index, name if isinstance(name, str) else f"#{index}"))
         return found
 
-    @cached_property
-    def _candidates(self) -> tuple[dict[str, tuple[App, ...]], tuple[App, ...]]:
-        """Apps by the last component of their image patterns, and apps matched without an image;
-        both in catalogue order, so matching a container looks at a handful of apps, not all."""
-        by_name: dict[str, list[App]] = {}
-        imageless: list[App] = []
-        for app in self.apps:
-            if not app.match.images:
-                imageless.append(app)
-            for name in dict.fromkeys(path[-1] for path in app.match.image_paths):
-                by_name.setdefault(name, []).append(app)
-        return {k: tuple(v) for k, v in by_name.items()}, tuple(imageless)
-
     def _best(self, container: Mapping[str, Any]) -> App | None:
         repository = image_repository(container.get("image"))
-        by_name, imageless = self._candidates
-        candidates = by_name.get(repository[-1], ()) if repository else ()
-        if imageless:
-            order = {app.id: i for i, app in enumerate(self.apps)}
-            candidates = tuple(sorted((*candidates, *imageless), key=lambda a: order[a.id]))
-        best: tuple[int, App] | None = None
+        candidates = self._by_name.get(repository[-1] if repository else "")
+        if candidates is None:
+            candidates = self._by_name[""]
+        best: App | None = None
+        best_score = 0
         for app in candidates:
             score = _score(app.match, repository, container)
-            if score > 0 and (best is None or score > best[0]):
-                best = (score, app)
-        return best[1] if best else None
+            if score > best_score:
+                best, best_score = app, score
+        return best
 
     def merged(self, override: Catalogue, disabled: Sequence[str] = ()) -> Catalogue:
         """``override``'s apps first (they win ties), shipped apps with the same id dropped."""
@@ -142,10 +145,19 @@ class Catalogue:
         return Catalogue(override.apps + tuple(a for a in self.apps if a.id not in ids))
 
 
+def _in_order(apps: list[App], order: dict[int, int]) -> tuple[App, ...]:
+    return tuple(sorted(apps, key=lambda app: order[id(app)]))
+
+
 def image_repository(image: object) -> tuple[str, ...]:
     """``docker.io/bitnami/zookeeper:3.7@sha256:…`` → ``("bitnami", "zookeeper")``."""
     if not isinstance(image, str) or not image:
         return ()
+    # Every pod of a StatefulSet carries the same few image strings; odd, long ones are not kept.
+    return _cached_repository(image) if len(image) <= 512 else _repository(image)
+
+
+def _repository(image: str) -> tuple[str, ...]:
     image = image.split("@", 1)[0]
     parts = image.split("/")
     last = parts[-1]
@@ -156,6 +168,9 @@ def image_repository(image: object) -> tuple[str, ...]:
     if len(parts) > 1 and parts[0] == "library":
         parts = parts[1:]
     return tuple(p.lower() for p in parts if p)
+
+
+_cached_repository = lru_cache(maxsize=1024)(_repository)
 
 
 def _score(match: Match, repository: tuple[str, ...], container: Mapping[str, Any]) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import shutil
@@ -43,7 +44,6 @@ import orjson
 from aiohttp import web
 
 from webhook.admission import ReviewResult, review
-from webhook.logs import request_logger
 from webhook.mesh import MeshHint
 from webhook.metrics import EXPOSITION_CONTENT_TYPE, Metrics
 from webhook.review import AdmissionRequest, InvalidReview, allowed, clip, finalize, parse_review
@@ -121,7 +121,8 @@ def make_app(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
     app[READINESS_KEY] = Readiness()
-    app[IN_FLIGHT_KEY] = InFlight()
+    app[IN_FLIGHT_KEY] = in_flight = InFlight()
+    metrics.in_flight.set_function(lambda: in_flight.count)  # read at scrape time, free per request
     if ssl_context is not None and settings.cert_file:
         app[CERT_RELOADER_KEY] = _make_reloader(settings, ssl_context, metrics)
         app.cleanup_ctx.append(_cert_reloading)
@@ -205,7 +206,6 @@ async def mutate(request: web.Request) -> web.Response:
     metrics = request.app[METRICS_KEY]
     in_flight = request.app[IN_FLIGHT_KEY]
     started = time.monotonic()
-    metrics.in_flight.inc()
     in_flight.enter()
     answer: Answer | None = None
     try:
@@ -217,7 +217,6 @@ async def mutate(request: web.Request) -> web.Response:
             answer = _internal_error(request, exc, known)
             payload = orjson.dumps(answer.body)
     finally:
-        metrics.in_flight.dec()
         in_flight.leave()
     response = web.Response(body=payload, status=answer.status, content_type=JSON_CONTENT_TYPE)
     if not request.content.at_eof():
@@ -306,6 +305,11 @@ _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "
 def parse_go_duration(text: str) -> float | None:
     """Seconds in a Go duration (``10s``, ``1m30s``, ``500ms``; a bare number counts as seconds);
     None when unreadable or negative."""
+    # The apiserver sends the same timeout on every call to a webhook: remember the short ones.
+    return _cached_duration(text) if len(text) <= 32 else _parse_go_duration(text)
+
+
+def _parse_go_duration(text: str) -> float | None:
     text = text.strip()
     with contextlib.suppress(ValueError):
         seconds = float(text)
@@ -313,6 +317,9 @@ def parse_go_duration(text: str) -> float | None:
     if not _GO_DURATION.fullmatch(text):
         return None
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _GO_DURATION_PART.findall(text))
+
+
+_cached_duration = functools.lru_cache(maxsize=64)(_parse_go_duration)
 
 
 def deadline_check(timeout: str | None, started: float, margin_seconds: float) -> Callable[[], bool]:
@@ -347,10 +354,17 @@ def _pod_name(result: ReviewResult) -> str:
 
 
 def _log_result(result: ReviewResult, duration: float) -> None:
+    level = logging.WARNING if result.error else logging.INFO
+    if not log.isEnabledFor(level):
+        return
     request = result.request
-    logger = request_logger(request.uid, request.namespace, _pod_name(result), request.operation, log)
     fixes = [f for f in result.mutation.fixes if f != "explanation"] if result.mutation else []
+    # The request's identity first, as webhook.logs.request_logger puts it on every line.
     extra: dict[str, Any] = {
+        "uid": request.uid,
+        "namespace": request.namespace,
+        "pod": _pod_name(result),
+        "operation": request.operation,
         "outcome": result.outcome,
         "reason": result.decision.reason,
         "fixes": fixes,
@@ -363,9 +377,9 @@ def _log_result(result: ReviewResult, duration: float) -> None:
         summary += f": {result.decision.detail}"
     if result.error:
         extra["error"] = result.error
-        logger.warning("%s in %.1f ms: %s", summary, duration * 1000, result.error, extra=extra)
+        log.warning("%s in %.1f ms: %s", summary, duration * 1000, result.error, extra=extra)
     else:
-        logger.info("%s in %.1f ms", summary, duration * 1000, extra=extra)
+        log.info("%s in %.1f ms", summary, duration * 1000, extra=extra)
 
 
 def _log_rejection(request: web.Request, answer: Answer, duration: float) -> None:

@@ -86,7 +86,6 @@ class Rule:
     name: str
     family: str
     apply: Callable[[PodEditor, RuleContext, Report], None]
-    doc: str = ""
 
 
 def default_rules() -> tuple[Rule, ...]:

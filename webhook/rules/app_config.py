@@ -229,4 +229,4 @@ _HANDLERS: dict[str, Handler] = {
     "advice": _advice,
 }
 
-RULE = Rule("app-config", "bind", apply_app_config, __doc__ or "")
+RULE = Rule("app-config", "bind", apply_app_config)

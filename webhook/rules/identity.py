@@ -42,4 +42,4 @@ def add_identity_labels(editor: PodEditor, ctx: RuleContext, report: Report) -> 
         )
 
 
-RULE = Rule("identity-labels", "identity", add_identity_labels, __doc__ or "")
+RULE = Rule("identity-labels", "identity", add_identity_labels)

@@ -241,4 +241,4 @@ def _pod_ports(editor: PodEditor) -> set[int]:
     return found
 
 
-RULE = Rule("mesh-ports", "ports", apply_mesh_ports, __doc__ or "")
+RULE = Rule("mesh-ports", "ports", apply_mesh_ports)

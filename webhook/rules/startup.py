@@ -148,4 +148,4 @@ def _linkerd_await(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, 
     report.record(editor, start, fix_id, f"{LINKERD_AWAIT}: enabled", why)
 
 
-RULE = Rule("startup-ordering", "hold", apply_startup, __doc__ or "")
+RULE = Rule("startup-ordering", "hold", apply_startup)
