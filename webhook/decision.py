@@ -15,7 +15,6 @@ Per-fix opt-outs (``stsmesh.io/skip-fixes``) do not stop the mutation; the rules
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,8 +86,9 @@ def statefulset_owner(pod: Mapping[str, Any]) -> str | None:
 
 def ordinal_of(pod_name: str, statefulset: str) -> int | None:
     """``web-3`` of StatefulSet ``web`` → 3; None when the name does not follow the pattern."""
-    match = re.fullmatch(re.escape(statefulset) + r"-(\d+)", pod_name or "")
-    return int(match.group(1)) if match else None
+    prefix = statefulset + "-"
+    digits = pod_name[len(prefix) :] if pod_name and pod_name.startswith(prefix) else ""
+    return int(digits) if digits.isdecimal() else None  # isdecimal: what int() reads, as regex \d
 
 
 def _meta_str(pod: Mapping[str, Any], field: str) -> str:

@@ -7,13 +7,23 @@ version scrapes.
 
 The latency buckets line up with the apiserver's webhook histograms (5/25/100 ms ... 2.5 s), so
 the webhook's view and ``apiserver_admission_webhook_admission_duration_seconds`` can be compared.
+
+What every admission request updates (requests by outcome and code, latency, fixes, skips) is
+tallied in plain dicts by :meth:`Metrics.record_request`, one call per request on the event-loop
+thread, and turned into metric families only when ``/metrics`` is scraped: prometheus_client's
+per-sample locks and label lookups cost more than the rest of the bookkeeping together. The rarer
+metrics (errors, certificate reloads, which a background thread updates) are ordinary
+prometheus_client metrics.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import bisect
+from collections import Counter as Tally
+from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 2.5)
 
@@ -25,35 +35,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "stsmesh_admission_requests_total",
-            "Admission requests answered, by outcome (patched, unchanged, skipped, unreadable, rule-error, "
-            "denied, deadline, invalid, unsupported-media-type, too-large, unknown-mesh, internal-error) "
-            "and HTTP status code.",
-            ["outcome", "code"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "stsmesh_admission_request_duration_seconds",
-            "Time from receiving an admission request to having its answer ready.",
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
         self.in_flight = Gauge(
             "stsmesh_admission_requests_in_flight",
             "Admission requests being handled right now.",
-            registry=self.registry,
-        )
-        self.fixes = Counter(
-            "stsmesh_fixes_applied_total",
-            "Fixes applied to pods, by fix id (a pod can get several).",
-            ["fix"],
-            registry=self.registry,
-        )
-        self.skips = Counter(
-            "stsmesh_skipped_requests_total",
-            "Requests admitted without looking further, by reason (not-create, not-statefulset, ...).",
-            ["reason"],
             registry=self.registry,
         )
         self.rule_errors = Counter(
@@ -79,24 +63,22 @@ class Metrics:
         )
         for result in ("ok", "error"):
             self.cert_reloads.labels(result=result)
-        # labels() costs a lock and a tuple build per call; a request's children are cached by value.
-        self._children: dict[tuple[str, ...], Any] = {}
+        self.hot_path = RequestTally()
+        self.registry.register(_RequestCollector(self.hot_path))
 
-    def _child(self, metric: Counter, *values: str) -> Any:
-        key = (metric._name, *values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*values)
-        return child
-
-    def count_request(self, outcome: str, code: int) -> None:
-        self._child(self.requests, outcome, str(code)).inc()
-
-    def count_fix(self, fix: str) -> None:
-        self._child(self.fixes, fix).inc()
-
-    def count_skip(self, reason: str) -> None:
-        self._child(self.skips, reason).inc()
+    def record_request(
+        self, outcome: str, code: int, seconds: float, fixes: Iterable[str] = (), skip_reason: str = ""
+    ) -> None:
+        """Count one answered admission request: outcome and code, latency, the fixes it applied,
+        and why it was skipped (when it was)."""
+        tally = self.hot_path
+        tally.requests[(outcome, code)] += 1
+        tally.latency_counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        tally.latency_sum += seconds
+        for fix in fixes:
+            tally.fixes[fix] += 1
+        if skip_reason:
+            tally.skips[skip_reason] += 1
 
     def count_cert_reload(self, result: str) -> None:
         """``result`` is ``ok`` or ``error``."""
@@ -105,3 +87,58 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class RequestTally:
+    """The per-request figures as plain counts (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.requests: Tally[tuple[str, int]] = Tally()
+        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.latency_sum = 0.0
+        self.fixes: Tally[str] = Tally()
+        self.skips: Tally[str] = Tally()
+
+
+class _RequestCollector:
+    """Exports a :class:`RequestTally` as metric families when the registry is collected."""
+
+    def __init__(self, tally: RequestTally) -> None:
+        self.tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        tally = self.tally
+        requests = CounterMetricFamily(
+            "stsmesh_admission_requests",
+            "Admission requests answered, by outcome (patched, unchanged, skipped, unreadable, rule-error, "
+            "denied, deadline, invalid, unsupported-media-type, too-large, unknown-mesh, internal-error) "
+            "and HTTP status code.",
+            labels=["outcome", "code"],
+        )
+        for (outcome, code), count in sorted(tally.requests.items()):
+            requests.add_metric([outcome, str(code)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "stsmesh_admission_request_duration_seconds",
+            "Time from receiving an admission request to having its answer ready.",
+        )
+        cumulative, buckets = 0, []
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), tally.latency_counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        latency.add_metric([], buckets, tally.latency_sum)
+        yield latency
+        fixes = CounterMetricFamily(
+            "stsmesh_fixes_applied", "Fixes applied to pods, by fix id (a pod can get several).", labels=["fix"]
+        )
+        for fix, count in sorted(tally.fixes.items()):
+            fixes.add_metric([fix], count)
+        yield fixes
+        skips = CounterMetricFamily(
+            "stsmesh_skipped_requests",
+            "Requests admitted without looking further, by reason (not-create, not-statefulset, ...).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(tally.skips.items()):
+            skips.add_metric([reason], count)
+        yield skips

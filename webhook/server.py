@@ -84,24 +84,27 @@ class Readiness:
 
 class InFlight:
     """Admission requests being handled, so shutdown can wait for them while their connections still
-    read (aiohttp ignores data arriving on a connection once its own shutdown has begun)."""
+    read (aiohttp ignores data arriving on a connection once its own shutdown has begun). A plain
+    count per request; the event exists only once shutdown waits."""
 
     def __init__(self) -> None:
         self.count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle: asyncio.Event | None = None
 
     def enter(self) -> None:
         self.count += 1
-        self._idle.clear()
 
     def leave(self) -> None:
         self.count -= 1
-        if self.count == 0:
+        if self.count == 0 and self._idle is not None:
             self._idle.set()
 
     async def wait_idle(self) -> None:
-        await self._idle.wait()
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        while self.count:
+            self._idle.clear()
+            await self._idle.wait()
 
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -223,12 +226,11 @@ async def mutate(request: web.Request) -> web.Response:
         response.force_close()  # the body was left unread: do not read it just to keep the connection
     try:
         duration = time.monotonic() - started
-        metrics.latency.observe(duration)
-        metrics.count_request(answer.outcome, answer.status)
         if answer.result is not None:
-            _count_result(metrics, answer.result)
+            _count_result(metrics, answer.result, answer.status, duration)
             _log_result(answer.result, duration)
         else:
+            metrics.record_request(answer.outcome, answer.status, duration)
             _log_rejection(request, answer, duration)
     except Exception:
         log.exception("could not log or count a request", extra={"uid": answer.uid})
@@ -259,7 +261,9 @@ async def _answer(request: web.Request, settings: Settings, started: float) -> A
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return rejection(400, "invalid", f"body is not valid JSON: {exc}")
-    expired = deadline_check(request.query.get("timeout"), started, settings.deadline_margin_seconds)
+    # request.query builds a multidict; most calls carry just ?timeout=, and tests none at all.
+    timeout = request.query.get("timeout") if "timeout=" in request.query_string else None
+    expired = deadline_check(timeout, started, settings.deadline_margin_seconds)
     try:
         result = review(body, settings, path_hint=hint, expired=expired)
     except InvalidReview as exc:
@@ -332,15 +336,13 @@ def deadline_check(timeout: str | None, started: float, margin_seconds: float) -
     return lambda: time.monotonic() >= deadline
 
 
-def _count_result(metrics: Metrics, result: ReviewResult) -> None:
-    if result.outcome == "skipped":
-        metrics.count_skip(result.decision.reason)
+def _count_result(metrics: Metrics, result: ReviewResult, status: int, duration: float) -> None:
+    mutation = result.mutation
+    fixes = [f for f in mutation.fixes if f != "explanation"] if mutation is not None and mutation.patch else ()
+    skip_reason = result.decision.reason if result.outcome == "skipped" else ""
+    metrics.record_request(result.outcome, status, duration, fixes, skip_reason)
     if result.outcome in ("rule-error", "denied"):
         metrics.rule_errors.inc()
-    if result.mutation is not None and result.mutation.patch:
-        for fix in result.mutation.fixes:
-            if fix != "explanation":
-                metrics.count_fix(fix)
 
 
 def _pod_name(result: ReviewResult) -> str:

@@ -14,7 +14,7 @@ annotations or the injected init container), ``startup`` (hold the app until the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from webhook.catalogue import AppMatch
 from webhook.mesh import MeshContext
@@ -59,11 +59,14 @@ class Note:
     message: str
 
 
-@dataclass
 class Report:
-    changes: list[Change] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """What the rules did to one pod, in order. A plain class: one is made per request, and a
+    dataclass with default factories costs more to build than the rest of the bookkeeping."""
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.notes: list[Note] = []
+        self.warnings: list[str] = []
 
     def record(self, editor: PodEditor, since: int, fix: str, summary: str, why: str) -> bool:
         """Record the ops made since checkpoint ``since`` as one change; False if there were none."""
