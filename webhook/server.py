@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import logging
 import re
@@ -479,6 +480,26 @@ async def drain_and_stop(
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+MMAP_THRESHOLD_BYTES = 128 * 1024
+
+
+def pin_mmap_threshold() -> bool:
+    """Keep glibc's mmap threshold at its 128 KiB default; returns whether it was set.
+
+    Every TLS connection gets a 256 KiB read buffer (asyncio's SSL protocol). glibc serves it with
+    mmap, but after the first such block is freed it raises its threshold above that size, and from
+    then on the buffers come from the heap, which a closed connection does not give back: RSS after
+    a 64-connection burst stayed ~16 MiB higher. Setting the threshold explicitly turns that
+    adjustment off (as ``MALLOC_MMAP_THRESHOLD_`` would). Not glibc (musl, macOS): nothing to do.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
 
 async def run(
     settings: Settings,
@@ -524,6 +545,7 @@ async def run(
                 APISERVER_IDLE_TIMEOUT_SECONDS,
             )
         context = server_context(settings.cert_file, settings.key_file or settings.cert_file)
+        pin_mmap_threshold()
         server = await start_server(settings, context)
         for signum in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
