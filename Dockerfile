@@ -12,7 +12,7 @@ COPY webhook ./webhook
 ENV STSMESH_COMPILE=1
 RUN python -m venv /opt/build \
  && /opt/build/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/build/bin/pip install --no-cache-dir setuptools wheel mypy orjson types-PyYAML \
+ && /opt/build/bin/pip install --no-cache-dir --upgrade "setuptools>=77" wheel mypy orjson types-PyYAML \
  && /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /wheels .
 RUN python -m venv /opt/stsmesh \
  && /opt/stsmesh/bin/pip install --no-cache-dir --upgrade pip \

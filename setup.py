@@ -8,7 +8,7 @@ Python. The modules compiled are ``[tool.stsmesh] compiled`` in pyproject.toml.
 Compiling needs gcc, the Python headers and, in the build environment, mypy plus the packages the
 core imports (orjson, types-PyYAML): install them and build without isolation, as the Dockerfile does:
 
-    pip install setuptools wheel mypy orjson types-PyYAML
+    pip install --upgrade "setuptools>=77" wheel mypy orjson types-PyYAML
     STSMESH_COMPILE=1 pip install --no-build-isolation .
 """
 
@@ -42,7 +42,7 @@ def ext_modules() -> list[object]:
     except ImportError as exc:
         raise SystemExit(
             "STSMESH_COMPILE=1 needs mypyc in the build environment: "
-            "pip install setuptools wheel mypy orjson types-PyYAML, then "
+            "pip install --upgrade 'setuptools>=77' wheel mypy orjson types-PyYAML, then "
             "STSMESH_COMPILE=1 pip install --no-build-isolation ."
         ) from exc
     files = [_source(module) for module in compiled_modules()]
