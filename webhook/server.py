@@ -492,7 +492,7 @@ def pin_mmap_threshold() -> bool:
     then on the buffers come from the heap, which closed connections do not give back: RSS after a
     64-connection burst stayed ~16 MiB higher (73 MiB against 57 MiB with the threshold fixed).
     Setting it explicitly turns that adjustment off (as ``MALLOC_MMAP_THRESHOLD_`` would). The
-    price, measured with bench/run.py: ~15 % more CPU per 64 KB review at 64 connections, none for
+    price, measured against the default: 15-25 % more CPU per 64 KB review at 64 connections, none for
     ordinary pods. Not glibc (musl, macOS): nothing to do.
     """
     try:
