@@ -23,7 +23,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
   --exclude=./build --exclude=./bench/results -cf - .) | (cd "$OUT" && tar -xf -)
 if ! (cd "$OUT" && STSMESH_COMPILE=1 "$PY" setup.py build_ext --inplace >build.log 2>&1); then
   tail -40 "$OUT/build.log" >&2
-  echo "mypyc build failed (full log: $OUT/build.log)" >&2
+  echo "mypyc build failed (full log: $OUT/build.log); it needs gcc, the Python headers and mypy in .venv" >&2
   exit 1
 fi
 

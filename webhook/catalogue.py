@@ -97,14 +97,15 @@ class Catalogue:
     in catalogue order: matching a container looks at a handful of apps, not all."""
 
     def __post_init__(self) -> None:
-        imageless = [app for app in self.apps if not app.match.images]
-        by_name: dict[str, list[App]] = {}
+        by_name: dict[str, set[int]] = {}
         for app in self.apps:
-            for name in dict.fromkeys(path[-1] for path in app.match.image_paths):
-                by_name.setdefault(name, []).append(app)
-        order = {id(app): i for i, app in enumerate(self.apps)}
-        index = {name: _in_order([*apps, *imageless], order) for name, apps in by_name.items()}
-        index[""] = tuple(imageless)  # containers whose image matches no pattern
+            for path in app.match.image_paths:
+                by_name.setdefault(path[-1], set()).add(id(app))
+        index = {
+            name: tuple(app for app in self.apps if id(app) in named or not app.match.images)
+            for name, named in by_name.items()
+        }
+        index[""] = tuple(app for app in self.apps if not app.match.images)  # images no pattern names
         object.__setattr__(self, "_by_name", index)
 
     def match(self, pod: Mapping[str, Any]) -> list[AppMatch]:
@@ -143,10 +144,6 @@ class Catalogue:
         """``override``'s apps first (they win ties), shipped apps with the same id dropped."""
         ids = {a.id for a in override.apps} | set(disabled)
         return Catalogue(override.apps + tuple(a for a in self.apps if a.id not in ids))
-
-
-def _in_order(apps: list[App], order: dict[int, int]) -> tuple[App, ...]:
-    return tuple(sorted(apps, key=lambda app: order[id(app)]))
 
 
 def image_repository(image: object) -> tuple[str, ...]:

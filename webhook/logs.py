@@ -141,4 +141,9 @@ def request_logger(
 ) -> RequestLogger:
     """A logger for one admission request: every line carries uid, namespace, pod and operation."""
     base = logger if logger is not None else logging.getLogger("webhook.server")
-    return RequestLogger(base, {"uid": uid, "namespace": namespace, "pod": name, "operation": operation})
+    return RequestLogger(base, request_identity(uid, namespace, name, operation))
+
+
+def request_identity(uid: str, namespace: str, name: str, operation: str) -> dict[str, str]:
+    """The fields that identify an admission request on every log line about it."""
+    return {"uid": uid, "namespace": namespace, "pod": name, "operation": operation}

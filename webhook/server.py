@@ -45,6 +45,7 @@ import orjson
 from aiohttp import web
 
 from webhook.admission import ReviewResult, review
+from webhook.logs import request_identity
 from webhook.mesh import MeshHint
 from webhook.metrics import EXPOSITION_CONTENT_TYPE, Metrics
 from webhook.review import AdmissionRequest, InvalidReview, allowed, clip, finalize, parse_review
@@ -262,9 +263,7 @@ async def _answer(request: web.Request, settings: Settings, started: float) -> A
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return rejection(400, "invalid", f"body is not valid JSON: {exc}")
-    # request.query builds a multidict; most calls carry just ?timeout=, and tests none at all.
-    timeout = request.query.get("timeout") if "timeout=" in request.query_string else None
-    expired = deadline_check(timeout, started, settings.deadline_margin_seconds)
+    expired = deadline_check(request.query.get("timeout"), started, settings.deadline_margin_seconds)
     try:
         result = review(body, settings, path_hint=hint, expired=expired)
     except InvalidReview as exc:
@@ -362,12 +361,8 @@ def _log_result(result: ReviewResult, duration: float) -> None:
         return
     request = result.request
     fixes = [f for f in result.mutation.fixes if f != "explanation"] if result.mutation else []
-    # The request's identity first, as webhook.logs.request_logger puts it on every line.
     extra: dict[str, Any] = {
-        "uid": request.uid,
-        "namespace": request.namespace,
-        "pod": _pod_name(result),
-        "operation": request.operation,
+        **request_identity(request.uid, request.namespace, _pod_name(result), request.operation),
         "outcome": result.outcome,
         "reason": result.decision.reason,
         "fixes": fixes,
