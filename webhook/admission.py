@@ -18,7 +18,7 @@ afterwards pass a copy (the CLI does; the server owns a freshly parsed body).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Final
 
 from webhook.commalist import split_list
 from webhook.decision import Decision, pod_problem, should_mutate
@@ -32,17 +32,26 @@ from webhook.settings import Settings
 RULES = default_rules()
 
 
-@dataclass(frozen=True)
 class ReviewResult:
-    """The response to send plus what happened, for logs, metrics and the dry-run explanation."""
+    """The response to send plus what happened, for logs, metrics and the dry-run explanation.
+    ``outcome``: ``patched``, ``unchanged``, ``skipped``, ``unreadable``, ``rule-error``, ``denied``
+    or ``deadline``."""
 
-    response: dict[str, object]
-    request: AdmissionRequest
-    decision: Decision
-    outcome: str
-    """``patched``, ``unchanged``, ``skipped``, ``unreadable``, ``rule-error``, ``denied`` or ``deadline``."""
-    mutation: Mutation | None = None
-    error: str | None = None
+    def __init__(
+        self,
+        response: dict[str, object],
+        request: AdmissionRequest,
+        decision: Decision,
+        outcome: str,
+        mutation: Mutation | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.response: Final = response
+        self.request: Final = request
+        self.decision: Final = decision
+        self.outcome: Final = outcome
+        self.mutation: Final = mutation
+        self.error: Final = error
 
 
 def resolve_hint(settings: Settings, namespace: str, path_hint: MeshHint | None) -> MeshHint:

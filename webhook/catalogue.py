@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -81,12 +81,14 @@ class App:
     """Non-empty when the app already binds all interfaces: says how, for the explanation."""
 
 
-@dataclass(frozen=True)
 class AppMatch:
-    app: App
-    list_name: str
-    index: int
-    container_name: str
+    """A catalogue app recognised in one container of the pod."""
+
+    def __init__(self, app: App, list_name: str, index: int, container_name: str) -> None:
+        self.app: Final = app
+        self.list_name: Final = list_name
+        self.index: Final = index
+        self.container_name: Final = container_name
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ Per-fix opt-outs (``stsmesh.io/skip-fixes``) do not stop the mutation; the rules
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from webhook.review import AdmissionRequest, clip, describe
 
@@ -25,14 +24,18 @@ SKIP_ANNOTATION = "stsmesh.io/skip"
 TRUE_VALUES = frozenset({"true", "yes", "1", "on"})
 
 
-@dataclass(frozen=True)
 class Decision:
-    mutate: bool
-    reason: str
-    """Machine-friendly reason (also a metrics label): ``statefulset-pod`` or ``not-<why>``."""
-    detail: str
-    statefulset: str = ""
-    ordinal: int | None = None
+    """Whether to mutate. ``reason`` is machine-friendly (also a metrics label): ``statefulset-pod``
+    or ``not-<why>``; ``detail`` says it for people."""
+
+    def __init__(
+        self, mutate: bool, reason: str, detail: str, statefulset: str = "", ordinal: int | None = None
+    ) -> None:
+        self.mutate: Final = mutate
+        self.reason: Final = reason
+        self.detail: Final = detail
+        self.statefulset: Final = statefulset
+        self.ordinal: Final = ordinal
 
 
 def _skip(reason: str, detail: str) -> Decision:

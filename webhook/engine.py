@@ -9,7 +9,7 @@ again on the result changes nothing: every rule checks the desired state before 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import Final
 
 from webhook.catalogue import AppMatch
 from webhook.commalist import merged_names
@@ -31,14 +31,24 @@ class RuleFailed(Exception):
         self.rule = rule
 
 
-@dataclass(frozen=True)
 class Mutation:
-    patch: tuple[PatchOp, ...]
-    changes: tuple[Change, ...]
-    notes: tuple[Note, ...]
-    warnings: tuple[str, ...]
-    mesh: MeshContext
-    apps: tuple[AppMatch, ...]
+    """What the rules did to one pod: the patch, and per fix what changed or why nothing did."""
+
+    def __init__(
+        self,
+        patch: tuple[PatchOp, ...],
+        changes: tuple[Change, ...],
+        notes: tuple[Note, ...],
+        warnings: tuple[str, ...],
+        mesh: MeshContext,
+        apps: tuple[AppMatch, ...],
+    ) -> None:
+        self.patch: Final = patch
+        self.changes: Final = changes
+        self.notes: Final = notes
+        self.warnings: Final = warnings
+        self.mesh: Final = mesh
+        self.apps: Final = apps
 
     @property
     def fixes(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 MeshName = Literal["istio", "linkerd", "none", "unknown"]
 InboundMode = Literal["localhost", "pod-ip", "unknown"]
@@ -89,23 +89,34 @@ class MeshHint:
         return MeshHint(name, parsed_version)
 
 
-@dataclass(frozen=True)
 class InjectedInit:
     """The init container that sets up traffic redirection, when the proxy is already injected."""
 
-    list_name: str
-    index: int
+    def __init__(self, list_name: str, index: int) -> None:
+        self.list_name: Final = list_name
+        self.index: Final = index
 
 
-@dataclass(frozen=True)
 class MeshContext:
-    mesh: MeshName
-    version: Version | None
-    inbound: InboundMode
-    injected: bool
-    cni: bool
-    redirect_init: InjectedInit | None
-    evidence: str
+    """The mesh the pod lives in, as far as we can tell, and how we know (``evidence``)."""
+
+    def __init__(
+        self,
+        mesh: MeshName,
+        version: Version | None,
+        inbound: InboundMode,
+        injected: bool,
+        cni: bool,
+        redirect_init: InjectedInit | None,
+        evidence: str,
+    ) -> None:
+        self.mesh: Final = mesh
+        self.version: Final = version
+        self.inbound: Final = inbound
+        self.injected: Final = injected
+        self.cni: Final = cni
+        self.redirect_init: Final = redirect_init
+        self.evidence: Final = evidence
 
     @property
     def label(self) -> str:

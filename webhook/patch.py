@@ -9,8 +9,7 @@ entry is changed with ``replace`` at its index; a missing map or array is added 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from webhook.review import PatchOp
 
@@ -22,10 +21,12 @@ def escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-@dataclass(frozen=True)
 class ContainerRef:
-    list_name: ContainerList
-    index: int
+    """Where a container sits in the pod: ``spec.<list_name>[index]``."""
+
+    def __init__(self, list_name: ContainerList, index: int) -> None:
+        self.list_name: Final = list_name
+        self.index: Final = index
 
     @staticmethod
     def of(list_name: str, index: int) -> ContainerRef:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from webhook.catalogue import AppMatch
 from webhook.mesh import MeshContext
@@ -25,38 +26,46 @@ SKIP_FIXES_ANNOTATION = "stsmesh.io/skip-fixes"
 APPLIED_ANNOTATION = "stsmesh.io/applied"
 
 
-@dataclass(frozen=True)
 class RuleContext:
     """What every rule may read besides the pod."""
 
-    namespace: str
-    statefulset: str
-    ordinal: int | None
-    mesh: MeshContext
-    apps: Sequence[AppMatch]
-    skipped_fixes: frozenset[str] = frozenset()
+    def __init__(
+        self,
+        namespace: str,
+        statefulset: str,
+        ordinal: int | None,
+        mesh: MeshContext,
+        apps: Sequence[AppMatch],
+        skipped_fixes: frozenset[str] = frozenset(),
+    ) -> None:
+        self.namespace: Final = namespace
+        self.statefulset: Final = statefulset
+        self.ordinal: Final = ordinal
+        self.mesh: Final = mesh
+        self.apps: Final = apps
+        self.skipped_fixes: Final = skipped_fixes
 
     def allows(self, fix_id: str, family: str) -> bool:
         """Per-fix opt-out: the annotation lists fix ids or family names (or ``all``)."""
         return not ({fix_id, family, "all"} & self.skipped_fixes)
 
 
-@dataclass(frozen=True)
 class Change:
     """One fix that changed the pod, with the ops it produced."""
 
-    fix: str
-    summary: str
-    why: str
-    ops: tuple[PatchOp, ...]
+    def __init__(self, fix: str, summary: str, why: str, ops: tuple[PatchOp, ...]) -> None:
+        self.fix: Final = fix
+        self.summary: Final = summary
+        self.why: Final = why
+        self.ops: Final = ops
 
 
-@dataclass(frozen=True)
 class Note:
     """A fix that needed no change (or was skipped), and why."""
 
-    fix: str
-    message: str
+    def __init__(self, fix: str, message: str) -> None:
+        self.fix: Final = fix
+        self.message: Final = message
 
 
 class Report:
