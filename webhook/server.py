@@ -132,6 +132,7 @@ def make_app(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -
         app[CERT_RELOADER_KEY] = _make_reloader(settings, ssl_context, metrics)
         app.cleanup_ctx.append(_cert_reloading)
     app.on_startup.append(_mark_ready)
+    mutate = MutateHandler(settings, metrics, in_flight).mutate
     app.router.add_post("/mutate", mutate)
     app.router.add_post("/mutate/{mesh}", mutate)
     app.router.add_post("/mutate/{mesh}/{version}", mutate)
@@ -206,37 +207,42 @@ def rejection(status: int, outcome: str, message: str) -> Answer:
     return Answer(status, {"error": message}, outcome, problem=message)
 
 
-async def mutate(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS_KEY]
-    metrics = request.app[METRICS_KEY]
-    in_flight = request.app[IN_FLIGHT_KEY]
-    started = time.monotonic()
-    in_flight.enter()
-    answer: Answer | None = None
-    try:
+class MutateHandler:
+    """The ``POST /mutate`` handler, holding what every request needs (no per-request app lookups)."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, in_flight: InFlight) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.in_flight = in_flight
+
+    async def mutate(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        in_flight = self.in_flight
+        in_flight.enter()
+        answer: Answer | None = None
         try:
-            answer = await _answer(request, settings, started)
-            payload = orjson.dumps(answer.body)
-        except Exception as exc:  # a bug, or the connection broke while the body was read
-            known = answer.result.request if answer is not None and answer.result is not None else None
-            answer = _internal_error(request, exc, known)
-            payload = orjson.dumps(answer.body)
-    finally:
-        in_flight.leave()
-    response = web.Response(body=payload, status=answer.status, content_type=JSON_CONTENT_TYPE)
-    if not request.content.at_eof():
-        response.force_close()  # the body was left unread: do not read it just to keep the connection
-    try:
-        duration = time.monotonic() - started
-        if answer.result is not None:
-            _count_result(metrics, answer.result, answer.status, duration)
-            _log_result(answer.result, duration)
-        else:
-            metrics.record_request(answer.outcome, answer.status, duration)
-            _log_rejection(request, answer, duration)
-    except Exception:
-        log.exception("could not log or count a request", extra={"uid": answer.uid})
-    return response
+            try:
+                answer = await _answer(request, self.settings, started)
+                payload = orjson.dumps(answer.body)
+            except Exception as exc:  # a bug, or the connection broke while the body was read
+                known = answer.result.request if answer is not None and answer.result is not None else None
+                answer = _internal_error(request, exc, known)
+                payload = orjson.dumps(answer.body)
+        finally:
+            in_flight.leave()
+        response = web.Response(body=payload, status=answer.status, content_type=JSON_CONTENT_TYPE)
+        if not request.content.at_eof():
+            response.force_close()  # the body was left unread: do not read it just to keep the connection
+        try:
+            duration = time.monotonic() - started
+            if answer.result is not None:
+                _count_and_log_result(self.metrics, answer.result, answer.status, duration)
+            else:
+                self.metrics.record_request(answer.outcome, answer.status, duration)
+                _log_rejection(request, answer, duration)
+        except Exception:
+            log.exception("could not log or count a request", extra={"uid": answer.uid})
+        return response
 
 
 async def _answer(request: web.Request, settings: Settings, started: float) -> Answer:
@@ -250,13 +256,13 @@ async def _answer(request: web.Request, settings: Settings, started: float) -> A
     if media_type != JSON_CONTENT_TYPE:
         given = clip(request.headers.get("Content-Type") or "none")
         return rejection(415, "unsupported-media-type", f"Content-Type must be {JSON_CONTENT_TYPE}, got {given}")
-    too_large = f"body is larger than the {settings.max_body_bytes}-byte limit"
-    if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        return rejection(413, "too-large", too_large)
+    declared_length = request.content_length
+    if declared_length is not None and declared_length > settings.max_body_bytes:
+        return _too_large(settings)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return rejection(413, "too-large", too_large)
+        return _too_large(settings)
     if not raw:
         return rejection(400, "invalid", "empty body; expected an AdmissionReview")
     try:
@@ -271,6 +277,10 @@ async def _answer(request: web.Request, settings: Settings, started: float) -> A
     except Exception as exc:
         return _internal_error(request, exc, _parsed_or_none(body))
     return Answer(200, result.response, result.outcome, result=result, uid=result.request.uid)
+
+
+def _too_large(settings: Settings) -> Answer:
+    return rejection(413, "too-large", f"body is larger than the {settings.max_body_bytes}-byte limit")
 
 
 def _parsed_or_none(body: object) -> AdmissionRequest | None:
@@ -336,13 +346,14 @@ def deadline_check(timeout: str | None, started: float, margin_seconds: float) -
     return lambda: time.monotonic() >= deadline
 
 
-def _count_result(metrics: Metrics, result: ReviewResult, status: int, duration: float) -> None:
+def _count_and_log_result(metrics: Metrics, result: ReviewResult, status: int, duration: float) -> None:
     mutation = result.mutation
-    fixes = [f for f in mutation.fixes if f != "explanation"] if mutation is not None and mutation.patch else ()
+    fixes = [f for f in mutation.fixes if f != "explanation"] if mutation is not None else []
     skip_reason = result.decision.reason if result.outcome == "skipped" else ""
-    metrics.record_request(result.outcome, status, duration, fixes, skip_reason)
+    metrics.record_request(result.outcome, status, duration, fixes if mutation and mutation.patch else (), skip_reason)
     if result.outcome in ("rule-error", "denied"):
         metrics.rule_errors.inc()
+    _log_result(result, fixes, duration)
 
 
 def _pod_name(result: ReviewResult) -> str:
@@ -355,12 +366,11 @@ def _pod_name(result: ReviewResult) -> str:
     return result.request.name
 
 
-def _log_result(result: ReviewResult, duration: float) -> None:
+def _log_result(result: ReviewResult, fixes: list[str], duration: float) -> None:
     level = logging.WARNING if result.error else logging.INFO
     if not log.isEnabledFor(level):
         return
     request = result.request
-    fixes = [f for f in result.mutation.fixes if f != "explanation"] if result.mutation else []
     extra: dict[str, Any] = {
         **request_identity(request.uid, request.namespace, _pod_name(result), request.operation),
         "outcome": result.outcome,
