@@ -180,7 +180,7 @@ def finalize(request: AdmissionRequest, outcome: Outcome) -> dict[str, Any]:
     response: dict[str, Any] = {"uid": request.uid, "allowed": outcome.allowed}
     if outcome.allowed and outcome.patch:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(orjson.dumps(list(outcome.patch))).decode("ascii")
+        response["patch"] = base64.b64encode(orjson.dumps(outcome.patch)).decode("ascii")
     if outcome.status is not None:
         response["status"] = dict(outcome.status)
     if outcome.warnings:

@@ -47,7 +47,8 @@ class RuleContext:
 
     def allows(self, fix_id: str, family: str) -> bool:
         """Per-fix opt-out: the annotation lists fix ids or family names (or ``all``)."""
-        return not ({fix_id, family, "all"} & self.skipped_fixes)
+        skipped = self.skipped_fixes
+        return not skipped or not (fix_id in skipped or family in skipped or "all" in skipped)
 
 
 class Change:
