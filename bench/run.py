@@ -7,8 +7,9 @@ What it measures, on this machine, in one run:
 * ``stsmesh serve`` and a minimal aiohttp webhook (bench/baseline_server.py, same TLS, a fixed
   answer) each pinned to CPU 0, loaded by wrk pinned to CPU 1 over kept-alive TLS connections, for
   every review body (bench/reviews.py) at concurrency 1, 8 and 64: requests/s, p50/p99 latency,
-  server CPU µs per request (from /proc/<pid>/stat), errors, and the ratio of stsmesh to the
-  baseline. Each row runs both servers back to back; with ``--repeat N`` every row runs N times
+  server CPU µs per request (from /proc/<pid>/stat), server instructions per request (``perf
+  stat``, when perf may count: steadier than CPU time on a VM whose speed drifts), errors, and the
+  ratio of stsmesh to the baseline. Each row runs both servers back to back; with ``--repeat N`` every row runs N times
   (the server order alternating) and the table shows the median, which steadies the figures on a
   shared VM whose speed drifts;
 * new TLS connections per second (``Connection: close``), cold start (process start → first 200
@@ -34,12 +35,14 @@ import json
 import os
 import platform
 import shutil
+import signal
 import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,9 @@ class Row:
     p99_ms: float
     cpu_us_per_request: float
     errors: int
+    kinstructions_per_request: float | None = None
+    """Server instructions per request in thousands (perf stat), when perf can count them: unlike CPU
+    time, it hardly moves when the VM's speed drifts, so it compares commits and servers steadily."""
     ratio_to_baseline: float | None = None
     runs: int = 1
 
@@ -147,9 +153,38 @@ def wrk(port: int, body_file: Path, connections: int, duration: float, close: bo
     }
 
 
+class InstructionCounter:
+    """``perf stat -e instructions`` attached to a process while a load row runs; counts nothing (None)
+    where perf is missing or not allowed to count (``kernel.perf_event_paranoid``, containers)."""
+
+    def __init__(self, pid: int) -> None:
+        self.output = Path(tempfile.mkstemp(prefix="stsmesh-perf-")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+        if shutil.which("perf"):
+            argv = ["perf", "stat", "-e", "instructions", "-x", ",", "-o", str(self.output), "-p", str(pid)]
+            self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.1)  # attached before the load starts
+
+    def stop(self) -> float | None:
+        """Instructions counted since the start, or None."""
+        if self.process is None:
+            return None
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=10)
+        text = self.output.read_text(errors="replace")
+        self.output.unlink(missing_ok=True)
+        for line in text.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                return float(fields[0])
+        return None
+
+
 def load_row(server: Server, body: str, body_file: Path, connections: int, duration: float, close: bool) -> Row:
     before = _cpu_ticks(server.pid)
+    counter = InstructionCounter(server.pid)
     result = wrk(server.port, body_file, connections, duration, close)
+    instructions = counter.stop()
     cpu_s = (_cpu_ticks(server.pid) - before) / TICKS
     requests = max(result["requests"], 1)
     return Row(
@@ -162,6 +197,7 @@ def load_row(server: Server, body: str, body_file: Path, connections: int, durat
         p99_ms=round(result["p99_ms"], 3),
         cpu_us_per_request=round(cpu_s / requests * 1e6, 1),
         errors=int(result["errors"]),
+        kinstructions_per_request=round(instructions / requests / 1000, 1) if instructions else None,
     )
 
 
@@ -178,8 +214,14 @@ def median_row(runs: list[Row]) -> Row:
         p99_ms=round(statistics.median(r.p99_ms for r in runs), 3),
         cpu_us_per_request=round(statistics.median(r.cpu_us_per_request for r in runs), 1),
         errors=sum(r.errors for r in runs),
+        kinstructions_per_request=_median_or_none([r.kinstructions_per_request for r in runs]),
         runs=len(runs),
     )
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 1) if known else None
 
 
 def micro(tree: Path, seconds: float = 1.0) -> list[dict[str, Any]]:
@@ -203,14 +245,15 @@ def compiled_tree() -> Path:
 def table(rows: list[Row]) -> str:
     head = (
         f"{'server':<9}{'body':<22}{'conn':>5} {'mode':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'CPU µs/req':>11}{'err':>5}{'×base':>7}"
+        f"{'CPU µs/req':>11}{'kinstr/req':>11}{'err':>5}{'×base':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = f"{r.ratio_to_baseline:.2f}" if r.ratio_to_baseline is not None else ""
+        kinstr = f"{r.kinstructions_per_request:.0f}" if r.kinstructions_per_request is not None else "-"
         lines.append(
             f"{r.server:<9}{r.body:<22}{r.connections:>5} {r.mode:<15}{r.requests_per_s:>9.0f}{r.p50_ms:>9.2f}"
-            f"{r.p99_ms:>9.2f}{r.cpu_us_per_request:>11.0f}{r.errors:>5}{ratio:>7}"
+            f"{r.p99_ms:>9.2f}{r.cpu_us_per_request:>11.0f}{kinstr:>11}{r.errors:>5}{ratio:>7}"
         )
     return "\n".join(lines)
 
@@ -284,12 +327,12 @@ def main() -> int:
     (workdir / "tls.crt").write_bytes(leaf.cert)
     (workdir / "tls.key").write_bytes(leaf.key)
     files = {}
-    for name, body in bodies().items():
+    for name, review_body in bodies().items():
         files[name] = workdir / f"{name}.json"
-        files[name].write_bytes(orjson.dumps(body))
+        files[name].write_bytes(orjson.dumps(review_body))
 
     # stsmesh at WARNING: the per-request INFO line is the log pipeline's cost, not the webhook's.
-    servers = {
+    servers: dict[str, tuple[Path, Callable[[int], list[str]]]] = {
         "stsmesh": (tree, lambda port: [
             sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--cert-file", str(workdir / "tls.crt"), "--key-file", str(workdir / "tls.key"),

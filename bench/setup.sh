@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The benchmark's own set-up: the project in .venv (as the README installs it, plus the tools that
-# compile the core with mypyc, as the container image ships it) and wrk from Debian.
+# compile the core with mypyc, as the container image ships it), wrk and (optionally) perf from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[compile]'
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if ! command -v wrk >/dev/null; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+# perf (optional) counts the servers' instructions per request; without it that column shows "-".
+if ! command -v perf >/dev/null; then
+  $SUDO apt-get install -y -qq linux-perf >/dev/null 2>&1 || echo "perf not installed: instruction counts are skipped"
 fi
