@@ -22,7 +22,7 @@ from typing import Final
 
 from webhook.commalist import split_list
 from webhook.decision import Decision, pod_problem, should_mutate
-from webhook.engine import DeadlineExceeded, Mutation, RuleFailed, run_rules
+from webhook.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, run_rules
 from webhook.mesh import MeshHint, detect
 from webhook.patch import PodEditor
 from webhook.review import AdmissionRequest, Outcome, allowed, denied, finalize, parse_review, patched
@@ -104,7 +104,7 @@ def review(
         warning = f"stsmesh: pod admitted unchanged: {failure}"
         return _result(request, decision, "rule-error", allowed([warning]), error=str(failure))
 
-    warnings = [f"stsmesh: {c.summary}" for c in mutation.changes if c.fix != "explanation"]
+    warnings = [f"stsmesh: {c.summary}" for c in mutation.changes if c.fix != EXPLANATION_FIX]
     warnings += [f"stsmesh: {w}" for w in mutation.warnings]
     outcome = "patched" if mutation.patch else "unchanged"
     return _result(request, decision, outcome, patched(mutation.patch, warnings), mutation=mutation)

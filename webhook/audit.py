@@ -98,7 +98,7 @@ def audit_pod(pod: Mapping[str, Any], settings: Settings, hint: MeshHint | None 
         audit.notes.append(f"not reviewed: {result.decision.detail}")
         return audit
     audit.apps = sorted({f"{m.app.app} ({m.container_name})" for m in result.mutation.apps})
-    audit.missing_fixes = [f for f in result.mutation.fixes if f != "explanation"]
+    audit.missing_fixes = list(result.mutation.applied_fixes)
     audit.breaks_on = _breaks_on(pod, mesh, now_settings)
     audit.conflicts = conflicts(pod, mesh)
     audit.notes = list(result.mutation.warnings)

@@ -31,6 +31,10 @@ class RuleFailed(Exception):
         self.rule = rule
 
 
+EXPLANATION_FIX = "explanation"
+"""The change that records which fixes were applied (the ``stsmesh.io/applied`` annotation)."""
+
+
 class Mutation:
     """What the rules did to one pod: the patch, and per fix what changed or why nothing did."""
 
@@ -57,6 +61,11 @@ class Mutation:
             seen.setdefault(change.fix, None)
         return tuple(seen)
 
+    @property
+    def applied_fixes(self) -> tuple[str, ...]:
+        """:attr:`fixes` without :data:`EXPLANATION_FIX`, the bookkeeping that records them."""
+        return tuple(fix for fix in self.fixes if fix != EXPLANATION_FIX)
+
 
 def run_rules(
     editor: PodEditor,
@@ -81,7 +90,7 @@ def run_rules(
         if value != current:
             editor.set_meta("annotations", APPLIED_ANNOTATION, value)
         report.record(
-            editor, start, "explanation", f"{APPLIED_ANNOTATION}: {value}", "records which fixes stsmesh applied"
+            editor, start, EXPLANATION_FIX, f"{APPLIED_ANNOTATION}: {value}", "records which fixes stsmesh applied"
         )
     return Mutation(
         patch=tuple(editor.ops),

@@ -9,9 +9,12 @@ The latency buckets line up with the apiserver's webhook histograms (5/25/100 ms
 the webhook's view and ``apiserver_admission_webhook_admission_duration_seconds`` can be compared.
 
 What every admission request updates (requests by outcome and code, latency, fixes, skips) is
-tallied in plain dicts by :meth:`Metrics.record_request`, one call per request on the event-loop
-thread, and turned into metric families only when ``/metrics`` is scraped: prometheus_client's
-per-sample locks and label lookups cost more than the rest of the bookkeeping together. The rarer
+one count in a plain dict, keyed by all of them at once (:meth:`Metrics.record_request`, on the
+event-loop thread), and the metric families are summed from it only when ``/metrics`` is scraped:
+prometheus_client's per-sample locks and label lookups cost more than the rest of the request's
+bookkeeping together, and even in a plain dict each increment costs about a microsecond, so there
+is one per request. The keys stay few: outcomes, codes, latency buckets, the fix combinations the
+catalogue produces and the skip reasons are each a short list. The rarer
 metrics (errors, certificate reloads, which a background thread updates) are ordinary
 prometheus_client metrics.
 """
@@ -72,13 +75,8 @@ class Metrics:
         """Count one answered admission request: outcome and code, latency, the fixes it applied,
         and why it was skipped (when it was)."""
         tally = self.hot_path
-        tally.requests[(outcome, code)] += 1
-        tally.latency_counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        tally.counts[(outcome, code, bisect.bisect_left(LATENCY_BUCKETS, seconds), tuple(fixes), skip_reason)] += 1
         tally.latency_sum += seconds
-        for fix in fixes:
-            tally.fixes[fix] += 1
-        if skip_reason:
-            tally.skips[skip_reason] += 1
 
     def count_cert_reload(self, result: str) -> None:
         """``result`` is ``ok`` or ``error``."""
@@ -89,15 +87,32 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+RequestKey = tuple[str, int, int, tuple[str, ...], str]
+"""outcome, HTTP code, latency bucket index, fix ids applied, skip reason."""
+
+
 class RequestTally:
     """The per-request figures as plain counts (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.requests: Tally[tuple[str, int]] = Tally()
-        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.counts: Tally[RequestKey] = Tally()
         self.latency_sum = 0.0
-        self.fixes: Tally[str] = Tally()
-        self.skips: Tally[str] = Tally()
+
+    def totals(self) -> tuple[Tally[tuple[str, int]], list[int], Tally[str], Tally[str]]:
+        """Requests by (outcome, code), requests per latency bucket (the last one +Inf), fixes
+        applied by id, and skips by reason, summed from :attr:`counts`."""
+        requests: Tally[tuple[str, int]] = Tally()
+        latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        fixes: Tally[str] = Tally()
+        skips: Tally[str] = Tally()
+        for (outcome, code, bucket, fix_ids, skip_reason), count in list(self.counts.items()):
+            requests[(outcome, code)] += count
+            latency_counts[bucket] += count
+            for fix in fix_ids:
+                fixes[fix] += count
+            if skip_reason:
+                skips[skip_reason] += count
+        return requests, latency_counts, fixes, skips
 
 
 class _RequestCollector:
@@ -108,6 +123,7 @@ class _RequestCollector:
 
     def collect(self) -> Iterator[Metric]:
         tally = self.tally
+        counts, latency_counts, fix_counts, skip_counts = tally.totals()
         requests = CounterMetricFamily(
             "stsmesh_admission_requests",
             "Admission requests answered, by outcome (patched, unchanged, skipped, unreadable, rule-error, "
@@ -115,7 +131,7 @@ class _RequestCollector:
             "and HTTP status code.",
             labels=["outcome", "code"],
         )
-        for (outcome, code), count in sorted(tally.requests.items()):
+        for (outcome, code), count in sorted(counts.items()):
             requests.add_metric([outcome, str(code)], count)
         yield requests
         latency = HistogramMetricFamily(
@@ -123,7 +139,7 @@ class _RequestCollector:
             "Time from receiving an admission request to having its answer ready.",
         )
         cumulative, buckets = 0, []
-        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), tally.latency_counts, strict=True):
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), latency_counts, strict=True):
             cumulative += count
             buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
         latency.add_metric([], buckets, tally.latency_sum)
@@ -131,7 +147,7 @@ class _RequestCollector:
         fixes = CounterMetricFamily(
             "stsmesh_fixes_applied", "Fixes applied to pods, by fix id (a pod can get several).", labels=["fix"]
         )
-        for fix, count in sorted(tally.fixes.items()):
+        for fix, count in sorted(fix_counts.items()):
             fixes.add_metric([fix], count)
         yield fixes
         skips = CounterMetricFamily(
@@ -139,6 +155,6 @@ class _RequestCollector:
             "Requests admitted without looking further, by reason (not-create, not-statefulset, ...).",
             labels=["reason"],
         )
-        for reason, count in sorted(tally.skips.items()):
+        for reason, count in sorted(skip_counts.items()):
             skips.add_metric([reason], count)
         yield skips

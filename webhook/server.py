@@ -246,8 +246,9 @@ class MutateHandler:
 
 
 async def _answer(request: web.Request, settings: Settings, started: float) -> Answer:
+    route_parts = request.match_info  # empty for plain /mutate
     try:
-        hint = path_hint(request.match_info.get("mesh"), request.match_info.get("version"))
+        hint = path_hint(route_parts.get("mesh"), route_parts.get("version")) if route_parts else None
     except ValueError as exc:
         return rejection(404, "unknown-mesh", f"{request.path}: {exc}")
     # The media type straight from the header: aiohttp's parser (the stdlib email one) raises on
@@ -348,7 +349,7 @@ def deadline_check(timeout: str | None, started: float, margin_seconds: float) -
 
 def _count_and_log_result(metrics: Metrics, result: ReviewResult, status: int, duration: float) -> None:
     mutation = result.mutation
-    fixes = [f for f in mutation.fixes if f != "explanation"] if mutation is not None else []
+    fixes = mutation.applied_fixes if mutation is not None else ()
     skip_reason = result.decision.reason if result.outcome == "skipped" else ""
     metrics.record_request(result.outcome, status, duration, fixes if mutation and mutation.patch else (), skip_reason)
     if result.outcome in ("rule-error", "denied"):
@@ -366,7 +367,7 @@ def _pod_name(result: ReviewResult) -> str:
     return result.request.name
 
 
-def _log_result(result: ReviewResult, fixes: list[str], duration: float) -> None:
+def _log_result(result: ReviewResult, fixes: tuple[str, ...], duration: float) -> None:
     level = logging.WARNING if result.error else logging.INFO
     if not log.isEnabledFor(level):
         return
