@@ -22,7 +22,7 @@ from typing import Final
 
 from webhook.commalist import split_list
 from webhook.decision import Decision, pod_problem, should_mutate
-from webhook.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, run_rules
+from webhook.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, never, run_rules
 from webhook.mesh import MeshHint, detect
 from webhook.patch import PodEditor
 from webhook.review import AdmissionRequest, Outcome, allowed, denied, finalize, parse_review, patched
@@ -66,7 +66,7 @@ def review(
     settings: Settings,
     *,
     path_hint: MeshHint | None = None,
-    expired: Callable[[], bool] = lambda: False,
+    expired: Callable[[], bool] = never,
 ) -> ReviewResult:
     request = parse_review(body)
     decision = should_mutate(request, settings.excluded_namespaces)

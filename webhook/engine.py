@@ -23,6 +23,27 @@ class DeadlineExceeded(Exception):
     """The request's deadline passed between two rules."""
 
 
+def never() -> bool:
+    """An ``expired()`` for callers without a deadline."""
+    return False
+
+
+class Deadline:
+    """An ``expired()`` that is true once ``clock()`` reaches ``at``.
+
+    The caller passes the clock (the server: ``time.monotonic``), so the core reads none of its own;
+    and being a compiled callable, checking it between rules costs a C call where a closure made in
+    the server would run interpreted.
+    """
+
+    def __init__(self, at: float, clock: Callable[[], float]) -> None:
+        self.at: Final = at
+        self.clock: Final = clock
+
+    def __call__(self) -> bool:
+        return self.clock() >= self.at
+
+
 class RuleFailed(Exception):
     """A rule raised; ``rule`` names it and ``__cause__`` is the original exception."""
 
@@ -71,7 +92,7 @@ def run_rules(
     editor: PodEditor,
     ctx: RuleContext,
     rules: Sequence[Rule],
-    expired: Callable[[], bool] = lambda: False,
+    expired: Callable[[], bool] = never,
 ) -> Mutation:
     """Apply ``rules`` in order; raises RuleFailed or DeadlineExceeded."""
     report = Report()

@@ -44,6 +44,7 @@ import orjson
 from aiohttp import web
 
 from webhook.admission import ReviewResult, review
+from webhook.engine import Deadline, never
 from webhook.logs import request_identity
 from webhook.memory import HeapTrimmer, glibc_malloc_trim
 from webhook.mesh import MeshHint
@@ -342,9 +343,8 @@ def deadline_check(timeout: str | None, started: float, margin_seconds: float) -
     (``time.monotonic()``). No or unreadable ``timeout``: never expires."""
     seconds = parse_go_duration(timeout) if timeout is not None else None
     if seconds is None:
-        return lambda: False
-    deadline = started + seconds - margin_seconds
-    return lambda: time.monotonic() >= deadline
+        return never
+    return Deadline(started + seconds - margin_seconds, time.monotonic)
 
 
 def _count_and_log_result(metrics: Metrics, result: ReviewResult, status: int, duration: float) -> None:
