@@ -55,6 +55,9 @@ from webhook import certs
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 CPUS = os.cpu_count() or 1
+SETTLE_SECONDS = 2.0
+"""Pause before reading RSS after load: the connections are closed and ``serve`` gives the memory
+they held back within a second (webhook.memory)."""
 ORDINARY_BODIES = ("typical", "3-containers", "injected-istio")
 
 
@@ -362,6 +365,7 @@ def main() -> int:
         plan.sort(key=lambda item: item[0] != "typical")
         for index, (body, connections, close) in enumerate(plan):
             if index > 0 and plan[index - 1][0] == "typical" and body != "typical":
+                time.sleep(SETTLE_SECONDS)
                 for name, server in running.items():
                     extra[name]["rss_steady_mib"] = round(_memory_kib(server.pid, "VmRSS") / 1024, 1)
             runs: dict[str, list[Row]] = {name: [] for name in running}
@@ -374,6 +378,7 @@ def main() -> int:
                     runs[server.name].append(row)
                     raw_rows.append(row)
             rows.extend(median_row(r) for r in runs.values())
+        time.sleep(SETTLE_SECONDS)
         for name, server in running.items():
             extra[name].setdefault("rss_steady_mib", round(_memory_kib(server.pid, "VmRSS") / 1024, 1))
             extra[name]["rss_after_load_mib"] = round(_memory_kib(server.pid, "VmRSS") / 1024, 1)

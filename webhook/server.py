@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import re
 import shutil
@@ -495,6 +496,20 @@ async def drain_and_stop(
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def freeze_startup_objects() -> None:
+    """Move everything alive once the server is up (modules, the catalogue, the app: about 24,000
+    objects) out of the garbage collector's reach, as ``gc.freeze`` does.
+
+    A review allocates a container per JSON object in the pod, so a 64 KB pod (1000 env entries)
+    triggers several collections, and the full ones walked all those startup objects every time.
+    Measured A/B with 64 connections sending the benchmark's 1000-env review (compiled build, two runs
+    each): p99 32 ms -> 19-20 ms, CPU per request 298-312 -> 252-274 µs. Typical pods allocate too
+    little to notice.
+    """
+    gc.collect()  # nothing collectable left to pin for the process's lifetime
+    gc.freeze()
+
+
 async def run(
     settings: Settings,
     *,
@@ -540,6 +555,7 @@ async def run(
             )
         context = server_context(settings.cert_file, settings.key_file or settings.cert_file)
         server = await start_server(settings, context)
+        freeze_startup_objects()
         for signum in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
                 loop.add_signal_handler(signum, on_signal, signum)
@@ -550,6 +566,7 @@ async def run(
         await stop.wait()
         await drain_and_stop(server, settings.shutdown_drain_seconds, hurry, settings.shutdown_timeout_seconds)
     finally:
+        gc.unfreeze()  # only matters to a process that goes on after run(), such as the tests
         for signum in installed:
             loop.remove_signal_handler(signum)
         if selfsigned_directory is not None:

@@ -5,6 +5,7 @@ certificate, stopped by an event and by SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -145,8 +146,10 @@ async def test_run_without_certificate_serves_self_signed_and_stops(
 
 async def test_sigterm_stops_run_gracefully(settings: Settings) -> None:
     task, server = await run_in_background(settings.with_overrides(shutdown_drain_seconds=0.2))
+    assert gc.get_freeze_count() > 0, "startup objects are out of the collector's reach while serving"
     os.kill(os.getpid(), signal.SIGTERM)
     await wait_for(lambda: not server.app[READINESS_KEY].ready, "readiness to fail")
     assert await https_status(server, "/readyz") == 503
     await asyncio.wait_for(task, 2.0)
     assert await refused(server.port)
+    assert gc.get_freeze_count() == 0, "run() gives the collector its objects back when it returns"
