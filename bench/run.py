@@ -13,7 +13,7 @@ What it measures, on this machine, in one run:
   (the server order alternating) and the table shows the median, which steadies the figures on a
   shared VM whose speed drifts;
 * new TLS connections per second (``Connection: close``), cold start (process start → first 200
-  over TLS), RSS idle, steady after the typical-pod rows, and peak (/proc/<pid>/status);
+  over TLS), RSS idle, steady (2 s after the typical-pod rows) and peak (/proc/<pid>/status);
 * the pure ``review()`` path in-process (bench/micro.py: reviews/s, no TLS) and patch length per
   pod size;
 * the targets of issue #4 (throughput ≥ 0.5× baseline on every pod size, p99 ≤ 5 ms at 8
