@@ -1,6 +1,6 @@
 """stsmesh benchmark: one command, a table of figures, a check of the targets, and JSON.
 
-    bash bench/setup.sh && .venv/bin/python -m bench.run [--duration 5] [--repeat 1] [--quick] [--build pure]
+    bash bench/setup.sh && .venv/bin/python -m bench.run [--duration 5] [--repeat 5] [--quick] [--build pure]
 
 What it measures, on this machine, in one run:
 
@@ -9,9 +9,11 @@ What it measures, on this machine, in one run:
   every review body (bench/reviews.py) at concurrency 1, 8 and 64: requests/s, p50/p99 latency,
   server CPU µs per request (from /proc/<pid>/stat), server instructions per request (``perf
   stat``, when perf may count: steadier than CPU time on a VM whose speed drifts), errors, and the
-  ratio of stsmesh to the baseline. Each row runs both servers back to back; with ``--repeat N`` every row runs N times
-  (the server order alternating) and the table shows the median, which steadies the figures on a
-  shared VM whose speed drifts;
+  ratios of stsmesh to the baseline (requests/s and p99). Each row runs both servers back to back,
+  ``--repeat`` times (default 5), the server order alternating; the table shows the median of each
+  figure, and each ratio is the median of the back-to-back pairs' ratios. On a shared VM whose
+  speed flips by up to 1.7x within seconds, a ratio taken within a pair is far steadier than one
+  between medians taken minutes apart;
 * new TLS connections per second (``Connection: close``), cold start (process start → first 200
   over TLS), RSS idle, steady (2 s after the typical-pod rows) and peak (/proc/<pid>/status);
 * the pure ``review()`` path in-process (bench/micro.py: reviews/s, no TLS) and patch length per
@@ -76,6 +78,9 @@ class Row:
     """Server instructions per request in thousands (perf stat), when perf can count them: unlike CPU
     time, it hardly moves when the VM's speed drifts, so it compares commits and servers steadily."""
     ratio_to_baseline: float | None = None
+    """stsmesh's requests/s over the baseline's: the median of the ratios of back-to-back pairs."""
+    p99_ratio_to_baseline: float | None = None
+    """stsmesh's p99 over the baseline's, the median of the pairs' ratios likewise."""
     runs: int = 1
 
 
@@ -222,6 +227,20 @@ def median_row(runs: list[Row]) -> Row:
     )
 
 
+def pair_ratios(row: Row, ours: list[Row], baseline: list[Row]) -> None:
+    """Set ``row``'s ratios to the baseline: the medians over the back-to-back pairs (``ours[i]`` ran
+    next to ``baseline[i]``), so a drift in the machine's speed between pairs cancels out."""
+    pairs = list(zip(ours, baseline, strict=True))
+    row.ratio_to_baseline = _median_ratio([(o.requests_per_s, b.requests_per_s) for o, b in pairs])
+    row.p99_ratio_to_baseline = _median_ratio([(o.p99_ms, b.p99_ms) for o, b in pairs])
+
+
+def _median_ratio(pairs: list[tuple[float, float]]) -> float | None:
+    """None when the baseline measured nothing (no requests answered) in every pair."""
+    ratios = [ours / base for ours, base in pairs if base > 0]
+    return round(statistics.median(ratios), 2) if ratios else None
+
+
 def _median_or_none(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(statistics.median(known), 1) if known else None
@@ -248,15 +267,16 @@ def compiled_tree() -> Path:
 def table(rows: list[Row]) -> str:
     head = (
         f"{'server':<9}{'body':<22}{'conn':>5} {'mode':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'CPU µs/req':>11}{'kinstr/req':>11}{'err':>5}{'×base':>7}"
+        f"{'CPU µs/req':>11}{'kinstr/req':>11}{'err':>5}{'×base':>7}{'p99×base':>9}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = f"{r.ratio_to_baseline:.2f}" if r.ratio_to_baseline is not None else ""
+        p99_ratio = f"{r.p99_ratio_to_baseline:.2f}" if r.p99_ratio_to_baseline is not None else ""
         kinstr = f"{r.kinstructions_per_request:.0f}" if r.kinstructions_per_request is not None else "-"
         lines.append(
             f"{r.server:<9}{r.body:<22}{r.connections:>5} {r.mode:<15}{r.requests_per_s:>9.0f}{r.p50_ms:>9.2f}"
-            f"{r.p99_ms:>9.2f}{r.cpu_us_per_request:>11.0f}{kinstr:>11}{r.errors:>5}{ratio:>7}"
+            f"{r.p99_ms:>9.2f}{r.cpu_us_per_request:>11.0f}{kinstr:>11}{r.errors:>5}{ratio:>7}{p99_ratio:>9}"
         )
     return "\n".join(lines)
 
@@ -287,7 +307,7 @@ def targets(
               all(ours[k].p99_ms <= 5 for k in at8))  # fmt: skip
     at64 = [k for k in keep if k[1] == 64]
     if at64:
-        ratio = {k: ours[k].p99_ms / max(base[k].p99_ms, 1e-9) for k in at64}
+        ratio = {k: ours[k].p99_ratio_to_baseline or float("inf") for k in at64}
         worst = max(at64, key=lambda k: ratio[k])
         check("p99 at 64 connections ≤ 1.5× the baseline's", f"highest {ratio[worst]:.2f}× ({worst[0]})",
               all(v <= 1.5 for v in ratio.values()))  # fmt: skip
@@ -308,7 +328,9 @@ def targets(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load row (default 5)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per row; the table shows medians (default 1)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="back-to-back pairs per row; medians are shown (default 5)"
+    )
     parser.add_argument("--quick", action="store_true", help="typical body only, concurrency 8 (smoke run)")
     parser.add_argument(
         "--build",
@@ -377,7 +399,10 @@ def main() -> int:
                     row = load_row(server, body, files[body], connections, args.duration, close=close)
                     runs[server.name].append(row)
                     raw_rows.append(row)
-            rows.extend(median_row(r) for r in runs.values())
+            medians = {name: median_row(r) for name, r in runs.items()}
+            if "stsmesh" in runs and "baseline" in runs:
+                pair_ratios(medians["stsmesh"], runs["stsmesh"], runs["baseline"])
+            rows.extend(medians.values())
         time.sleep(SETTLE_SECONDS)
         for name, server in running.items():
             extra[name].setdefault("rss_steady_mib", round(_memory_kib(server.pid, "VmRSS") / 1024, 1))
@@ -386,15 +411,10 @@ def main() -> int:
     finally:
         for server in running.values():
             server.stop()
-    baseline = {(r.body, r.connections, r.mode): r for r in rows if r.server == "baseline"}
-    for r in rows:
-        base = baseline.get((r.body, r.connections, r.mode))
-        if r.server == "stsmesh" and base and base.requests_per_s:
-            r.ratio_to_baseline = round(r.requests_per_s / base.requests_per_s, 2)
     micro_rows = micro(tree)
     checks = targets(rows, extra, micro_rows)
 
-    print(f"stsmesh build: {args.build}; {args.duration:g} s per row, median of {repeat} run(s)\n")
+    print(f"stsmesh build: {args.build}; {args.duration:g} s per row, medians of {repeat} back-to-back pair(s)\n")
     print(table(sorted(rows, key=lambda r: (r.body, r.mode, r.connections, r.server != "stsmesh"))))
     print()
     for name, figures in extra.items():

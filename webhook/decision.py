@@ -138,14 +138,21 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
         if not isinstance(items, list):
             return f"spec.{list_name} is not a list"
         for index, container in enumerate(items):
-            where = f"spec.{list_name}[{index}]"
-            if not isinstance(container, dict):
-                return f"{where} is not an object"
-            for field in ("env", "ports", "args", "command"):
-                value = container.get(field)
-                if value is not None and not isinstance(value, list):
-                    return f"{where}.{field} is not a list"
-            for entry_index, entry in enumerate(container.get("env") or []):
-                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                    return f"{where}.env[{entry_index}] has no name"
+            problem = _container_problem(container)
+            if problem is not None:
+                return f"spec.{list_name}[{index}]{problem}"
+    return None
+
+
+def _container_problem(container: object) -> str | None:
+    """What is wrong with one container, as a suffix of its path, or None."""
+    if not isinstance(container, dict):
+        return " is not an object"
+    for field in ("env", "ports", "args", "command"):
+        value = container.get(field)
+        if value is not None and not isinstance(value, list):
+            return f".{field} is not a list"
+    for entry_index, entry in enumerate(container.get("env") or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            return f".env[{entry_index}] has no name"
     return None
