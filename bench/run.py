@@ -18,6 +18,8 @@ What it measures, on this machine, in one run:
   over TLS), RSS idle, steady (2 s after the typical-pod rows) and peak (/proc/<pid>/status);
 * the pure ``review()`` path in-process (bench/micro.py: reviews/s, no TLS) and patch length per
   pod size;
+* (separately, ``python -m bench.instructions``) instructions per request for both servers counted
+  by valgrind, for machines whose VM exposes no counters to perf;
 * the targets of issue #4 (throughput ≥ 0.5× baseline on every pod size, p99 ≤ 5 ms at 8
   connections, p99 at 64 connections ≤ 1.5× the baseline's, 64 KB pod p50 ≤ 5 ms at 8 connections,
   patch size independent of pod size, cold start ≤ 1 s, steady RSS ≤ 64 MiB), each met or missed.
@@ -264,6 +266,39 @@ def compiled_tree() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+ServerCommand = Callable[[int], list[str]]
+"""The argv that starts a server on a port."""
+
+
+def prepare_workdir(now: dt.datetime) -> tuple[Path, dict[str, Path]]:
+    """A scratch directory with a CA, a serving certificate for 127.0.0.1 and every review body as
+    a file; returns it and the body files by name."""
+    workdir = Path(tempfile.mkdtemp(prefix="stsmesh-bench-"))
+    ca = certs.make_ca(now)
+    leaf = certs.make_serving_cert(ca, now, ["localhost"], ["127.0.0.1"])
+    (workdir / "ca.crt").write_bytes(ca.cert)
+    (workdir / "tls.crt").write_bytes(leaf.cert)
+    (workdir / "tls.key").write_bytes(leaf.key)
+    files = {}
+    for name, review_body in bodies().items():
+        files[name] = workdir / f"{name}.json"
+        files[name].write_bytes(orjson.dumps(review_body))
+    return workdir, files
+
+
+def server_commands(tree: Path, workdir: Path) -> dict[str, tuple[Path, ServerCommand]]:
+    """stsmesh (from ``tree``) and the baseline, each as (working directory, argv for a port)."""
+    # stsmesh at WARNING: the per-request INFO line is the log pipeline's cost, not the webhook's.
+    return {
+        "stsmesh": (tree, lambda port: [
+            sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--cert-file", str(workdir / "tls.crt"), "--key-file", str(workdir / "tls.key"),
+            "--mesh", "istio", "--mesh-version", "1.9", "--log-level", "WARNING"]),
+        "baseline": (ROOT, lambda port: [sys.executable, str(ROOT / "bench/baseline_server.py"), str(port),
+                                         str(workdir / "tls.crt"), str(workdir / "tls.key")]),
+    }  # fmt: skip
+
+
 def table(rows: list[Row]) -> str:
     head = (
         f"{'server':<9}{'body':<22}{'conn':>5} {'mode':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
@@ -344,27 +379,9 @@ def main() -> int:
         return 2
 
     tree = compiled_tree() if args.build == "compiled" else ROOT
-    workdir = Path(tempfile.mkdtemp(prefix="stsmesh-bench-"))
     now = dt.datetime.now(dt.UTC)
-    ca = certs.make_ca(now)
-    leaf = certs.make_serving_cert(ca, now, ["localhost"], ["127.0.0.1"])
-    (workdir / "ca.crt").write_bytes(ca.cert)
-    (workdir / "tls.crt").write_bytes(leaf.cert)
-    (workdir / "tls.key").write_bytes(leaf.key)
-    files = {}
-    for name, review_body in bodies().items():
-        files[name] = workdir / f"{name}.json"
-        files[name].write_bytes(orjson.dumps(review_body))
-
-    # stsmesh at WARNING: the per-request INFO line is the log pipeline's cost, not the webhook's.
-    servers: dict[str, tuple[Path, Callable[[int], list[str]]]] = {
-        "stsmesh": (tree, lambda port: [
-            sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--cert-file", str(workdir / "tls.crt"), "--key-file", str(workdir / "tls.key"),
-            "--mesh", "istio", "--mesh-version", "1.9", "--log-level", "WARNING"]),
-        "baseline": (ROOT, lambda port: [sys.executable, str(ROOT / "bench/baseline_server.py"), str(port),
-                                         str(workdir / "tls.crt"), str(workdir / "tls.key")]),
-    }  # fmt: skip
+    workdir, files = prepare_workdir(now)
+    servers = server_commands(tree, workdir)
     body_names = ["typical"] if args.quick else list(files)
     concurrencies = [8] if args.quick else [1, 8, 64]
     repeat = max(1, args.repeat)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark's own set-up: the project in .venv (as the README installs it, plus the tools that
-# compile the core with mypyc, as the container image ships it), wrk and (optionally) perf from Debian.
+# compile the core with mypyc, as the container image ships it), wrk and (optionally) valgrind and perf
+# from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -8,6 +9,11 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if ! command -v wrk >/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+# valgrind (optional) counts instructions per request in bench/instructions.py, where a VM has no
+# hardware counters for perf.
+if ! command -v valgrind >/dev/null; then
+  $SUDO apt-get install -y -qq valgrind >/dev/null 2>&1 || echo "valgrind not installed: bench.instructions will not run"
 fi
 # perf (optional) counts the servers' instructions per request; without it that column shows "-".
 if ! command -v perf >/dev/null; then
