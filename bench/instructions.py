@@ -9,7 +9,9 @@ does not move when a shared VM's speed drifts, and unlike ``perf stat`` it needs
 counters (many VMs expose none). It counts work, not time: cache misses and a lower IPC make the
 time ratio larger than the instruction ratio on some machines (see the README).
 
-Prints one line per server and the ratio; ``--json`` prints the figures as JSON instead.
+Prints one line per server and the ratio; ``--json`` prints the figures as JSON instead. With
+``--keep DIR`` callgrind's files stay in DIR, to see where the instructions go:
+``callgrind_annotate --inclusive=yes DIR/callgrind.stsmesh.out``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ CONNECTIONS = 8
 
 
 def count(
-    name: str, argv: ServerCommand, cwd: Path, ca_file: Path, body_file: Path, seconds: float
+    name: str, argv: ServerCommand, cwd: Path, ca_file: Path, body_file: Path, seconds: float, out_dir: Path
 ) -> dict[str, float]:
     """Instructions per request of one server under callgrind, over a ``seconds`` wrk window."""
-    out_file = Path(f"{ca_file.parent}/callgrind.{name}.out")
+    out_file = out_dir / f"callgrind.{name}.out"
     port = _free_port()
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}"]
     server = Server(name, [*valgrind, *argv(port)], port, ca_file, cwd)
@@ -70,6 +72,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="counted wrk window per server (default 10)")
     parser.add_argument("--build", choices=("compiled", "pure"), default="compiled", help="stsmesh build to count")
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    parser.add_argument("--keep", type=Path, help="keep callgrind's output files in this directory")
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "wrk"):
         if shutil.which(tool) is None:
@@ -80,9 +83,11 @@ def main() -> int:
     if args.body not in files:
         print(f"unknown body {args.body!r}; choose one of {', '.join(files)}", file=sys.stderr)
         return 2
+    out_dir = args.keep or workdir
+    out_dir.mkdir(parents=True, exist_ok=True)
     try:
         figures = {
-            name: count(name, argv, cwd, workdir / "ca.crt", files[args.body], args.seconds)
+            name: count(name, argv, cwd, workdir / "ca.crt", files[args.body], args.seconds, out_dir)
             for name, (cwd, argv) in server_commands(tree, workdir).items()
         }
     finally:
