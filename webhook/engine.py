@@ -57,7 +57,9 @@ EXPLANATION_FIX = "explanation"
 
 
 class Mutation:
-    """What the rules did to one pod: the patch, and per fix what changed or why nothing did."""
+    """What the rules did to one pod: the patch, and per fix what changed or why nothing did.
+    ``applied_fixes``: the ids of the fixes that changed the pod, in order, without
+    :data:`EXPLANATION_FIX` (the bookkeeping that records them)."""
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class Mutation:
         warnings: tuple[str, ...],
         mesh: MeshContext,
         apps: tuple[AppMatch, ...],
+        applied_fixes: tuple[str, ...] = (),
     ) -> None:
         self.patch: Final = patch
         self.changes: Final = changes
@@ -74,6 +77,7 @@ class Mutation:
         self.warnings: Final = warnings
         self.mesh: Final = mesh
         self.apps: Final = apps
+        self.applied_fixes: Final = applied_fixes
 
     @property
     def fixes(self) -> tuple[str, ...]:
@@ -81,11 +85,6 @@ class Mutation:
         for change in self.changes:
             seen.setdefault(change.fix, None)
         return tuple(seen)
-
-    @property
-    def applied_fixes(self) -> tuple[str, ...]:
-        """:attr:`fixes` without :data:`EXPLANATION_FIX`, the bookkeeping that records them."""
-        return tuple(fix for fix in self.fixes if fix != EXPLANATION_FIX)
 
 
 def run_rules(
@@ -96,6 +95,7 @@ def run_rules(
 ) -> Mutation:
     """Apply ``rules`` in order; raises RuleFailed or DeadlineExceeded."""
     report = Report()
+    applied: tuple[str, ...] = ()
     for rule in rules:
         if expired():
             raise DeadlineExceeded(f"deadline passed before rule {rule.name}")
@@ -104,9 +104,9 @@ def run_rules(
         except Exception as exc:
             raise RuleFailed(rule.name, exc) from exc
     if report.changes:
-        fixes = list(dict.fromkeys(c.fix for c in report.changes))
+        applied = tuple(dict.fromkeys(c.fix for c in report.changes if c.fix != EXPLANATION_FIX))
         current = editor.meta_map("annotations").get(APPLIED_ANNOTATION)
-        value = merged_names(current, fixes)
+        value = merged_names(current, applied)
         start = editor.checkpoint()
         if value != current:
             editor.set_meta("annotations", APPLIED_ANNOTATION, value)
@@ -120,4 +120,5 @@ def run_rules(
         warnings=tuple(report.warnings),
         mesh=ctx.mesh,
         apps=tuple(ctx.apps),
+        applied_fixes=applied,
     )

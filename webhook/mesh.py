@@ -133,14 +133,6 @@ def inbound_mode(mesh: MeshName, version: Version | None) -> InboundMode:
     return "pod-ip" if version >= since else "localhost"
 
 
-def _containers(pod: Mapping[str, Any], list_name: str) -> list[Mapping[str, Any]]:
-    spec = pod.get("spec")
-    items = spec.get(list_name) if isinstance(spec, dict) else None
-    if not isinstance(items, list):
-        return []
-    return [c for c in items if isinstance(c, dict)]
-
-
 def _meta(pod: Mapping[str, Any], field: str) -> Mapping[str, Any]:
     metadata = pod.get("metadata")
     value = metadata.get(field) if isinstance(metadata, dict) else None
@@ -156,9 +148,16 @@ def _image_tag(image: object) -> str | None:
 
 
 def _find(pod: Mapping[str, Any], name: str) -> tuple[str, int, Mapping[str, Any]] | None:
+    """The container called ``name`` (init containers first), with its list and its index there."""
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return None
     for list_name in ("initContainers", "containers"):
-        for index, container in enumerate(_containers(pod, list_name)):
-            if container.get("name") == name:
+        items = spec.get(list_name)
+        if not isinstance(items, list):
+            continue
+        for index, container in enumerate(items):
+            if isinstance(container, dict) and container.get("name") == name:
                 return list_name, index, container
     return None
 

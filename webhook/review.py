@@ -12,6 +12,7 @@ Two error channels, decided here and nowhere else:
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypedDict
 
@@ -180,7 +181,7 @@ def finalize(request: AdmissionRequest, outcome: Outcome) -> dict[str, Any]:
     response: dict[str, Any] = {"uid": request.uid, "allowed": outcome.allowed}
     if outcome.allowed and outcome.patch:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(orjson.dumps(outcome.patch)).decode("ascii")
+        response["patch"] = binascii.b2a_base64(orjson.dumps(outcome.patch), newline=False).decode("ascii")
     if outcome.status is not None:
         response["status"] = dict(outcome.status)
     if outcome.warnings:
