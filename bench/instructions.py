@@ -12,6 +12,11 @@ time ratio larger than the instruction ratio on some machines (see the README).
 Prints one line per server and the ratio; ``--json`` prints the figures as JSON instead. With
 ``--keep DIR`` callgrind's files stay in DIR, to see where the instructions go:
 ``callgrind_annotate --inclusive=yes DIR/callgrind.stsmesh.out``.
+
+``--cache-sim`` also simulates the caches (32 KiB L1i and L1d, and a last level of ``--ll-kib``,
+default 1024: one core's L2 on the benchmark VM) and prints misses per request: the instructions
+that wait on memory, which is where the time/instruction gap shows (see the README). The simulated
+process has the caches to itself, so real misses, with neighbours on the machine, are no fewer.
 """
 
 from __future__ import annotations
@@ -31,12 +36,22 @@ CONNECTIONS = 8
 
 
 def count(
-    name: str, argv: ServerCommand, cwd: Path, ca_file: Path, body_file: Path, seconds: float, out_dir: Path
+    name: str,
+    argv: ServerCommand,
+    cwd: Path,
+    ca_file: Path,
+    body_file: Path,
+    seconds: float,
+    out_dir: Path,
+    ll_kib: int | None = None,
 ) -> dict[str, float]:
-    """Instructions per request of one server under callgrind, over a ``seconds`` wrk window."""
+    """Instructions per request of one server under callgrind, over a ``seconds`` wrk window; with
+    ``ll_kib``, also simulated cache misses per request (a last level of that many KiB)."""
     out_file = out_dir / f"callgrind.{name}.out"
     port = _free_port()
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}"]
+    if ll_kib is not None:
+        valgrind += ["--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", f"--LL={ll_kib * 1024},16,64"]
     server = Server(name, [*valgrind, *argv(port)], port, ca_file, cwd)
     server.start(body_file.read_bytes())
     try:
@@ -46,23 +61,31 @@ def count(
         _control("-i", "off", server.pid)
     finally:
         server.stop()  # callgrind writes the counts when the process exits
-    instructions = _total_instructions(out_file)
-    return {
+    totals = _totals(out_file)
+    requests = max(result["requests"], 1)
+    figures = {
         "requests": result["requests"],
-        "instructions": instructions,
-        "kinstructions_per_request": round(instructions / max(result["requests"], 1) / 1000, 1),
+        "instructions": totals["Ir"],
+        "kinstructions_per_request": round(totals["Ir"] / requests / 1000, 1),
     }
+    if ll_kib is not None:
+        figures["l1_misses_per_request"] = round(sum(totals[e] for e in ("I1mr", "D1mr", "D1mw")) / requests)
+        figures["ll_code_misses_per_request"] = round(totals["ILmr"] / requests)
+        figures["ll_data_misses_per_request"] = round((totals["DLmr"] + totals["DLmw"]) / requests)
+    return figures
 
 
 def _control(flag: str, value: str, pid: int) -> None:
     subprocess.run(["callgrind_control", flag, value, str(pid)], capture_output=True, check=True)
 
 
-def _total_instructions(out_file: Path) -> int:
-    """The ``totals:`` line callgrind writes at the end of its output file."""
-    for line in reversed(out_file.read_text().splitlines()):
+def _totals(out_file: Path) -> dict[str, int]:
+    """Each event's total, from the ``events:`` and ``totals:`` lines callgrind writes."""
+    lines = out_file.read_text().splitlines()
+    events = next((line.split()[1:] for line in lines if line.startswith("events:")), ["Ir"])
+    for line in reversed(lines):
         if line.startswith(("totals:", "summary:")):
-            return int(line.split()[1])
+            return dict(zip(events, (int(v) for v in line.split()[1:]), strict=False))
     raise SystemExit(f"no totals in {out_file}: did callgrind run?")
 
 
@@ -73,6 +96,8 @@ def main() -> int:
     parser.add_argument("--build", choices=("compiled", "pure"), default="compiled", help="stsmesh build to count")
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
     parser.add_argument("--keep", type=Path, help="keep callgrind's output files in this directory")
+    parser.add_argument("--cache-sim", action="store_true", help="also count simulated cache misses per request")
+    parser.add_argument("--ll-kib", type=int, default=1024, help="simulated last-level cache, KiB (default 1024)")
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "wrk"):
         if shutil.which(tool) is None:
@@ -86,8 +111,9 @@ def main() -> int:
     out_dir = args.keep or workdir
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
+        ll_kib = args.ll_kib if args.cache_sim else None
         figures = {
-            name: count(name, argv, cwd, workdir / "ca.crt", files[args.body], args.seconds, out_dir)
+            name: count(name, argv, cwd, workdir / "ca.crt", files[args.body], args.seconds, out_dir, ll_kib)
             for name, (cwd, argv) in server_commands(tree, workdir).items()
         }
     finally:
@@ -97,8 +123,13 @@ def main() -> int:
         print(json.dumps({"body": args.body, "build": args.build, "servers": figures, "ratio": round(ratio, 2)}))
         return 0
     for name, figure in figures.items():
+        misses = ""
+        if args.cache_sim:
+            code, data = figure["ll_code_misses_per_request"], figure["ll_data_misses_per_request"]
+            misses = (f", misses/request: L1 {figure['l1_misses_per_request']:.0f}, "
+                      f"{args.ll_kib} KiB last level {code:.0f} code + {data:.0f} data")  # fmt: skip
         print(f"{name:<9} {args.body}: {figure['kinstructions_per_request']:.0f}k instructions/request "
-              f"({figure['requests']:.0f} requests counted)")  # fmt: skip
+              f"({figure['requests']:.0f} requests counted){misses}")  # fmt: skip
     print(f"ratio stsmesh/baseline: {ratio:.2f}")
     return 0
 

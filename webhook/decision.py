@@ -152,7 +152,14 @@ def _container_problem(container: object) -> str | None:
         value = container.get(field)
         if value is not None and not isinstance(value, list):
             return f".{field} is not a list"
-    for entry_index, entry in enumerate(container.get("env") or []):
+    env: list[Any] = container.get("env") or []
+    # One pass over every entry of every container (1000-entry env lists are real): the position
+    # is worked out again only for the report.
+    for entry in env:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            return f".env[{entry_index}] has no name"
+            return f".env[{_first_unnamed(env)}] has no name"
     return None
+
+
+def _first_unnamed(env: list[Any]) -> int:
+    return next(i for i, e in enumerate(env) if not isinstance(e, dict) or not isinstance(e.get("name"), str))

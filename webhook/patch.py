@@ -95,10 +95,14 @@ class PodEditor:
         env = self.container(ref).get("env")
         if not isinstance(env, list):
             return None
-        for index in range(len(env) - 1, -1, -1):
+        index = len(env)
+        while index:  # backwards, with typed compares: env lists of 1000 entries are scanned whole
+            index -= 1
             entry = env[index]
-            if isinstance(entry, dict) and entry.get("name") == name:
-                return index, entry
+            if isinstance(entry, dict):
+                entry_name = entry.get("name")
+                if isinstance(entry_name, str) and entry_name == name:
+                    return index, entry
         return None
 
     def set_env(self, ref: ContainerRef, name: str, value: str) -> Literal["added", "replaced", "unchanged"]:

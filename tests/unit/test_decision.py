@@ -261,6 +261,11 @@ POD_PROBLEMS = [
         id="env-entry-without-name",
     ),
     pytest.param(
+        {"spec": {"containers": [{**GOOD_CONTAINER, "env": [*({"name": f"E{i}"} for i in range(500)), None]}]}},
+        "spec.containers[0].env[500] has no name",
+        id="null-entry-after-500-good-ones",
+    ),
+    pytest.param(
         {"spec": {"containers": [{**GOOD_CONTAINER, "env": ["A=1"]}]}},
         "spec.containers[0].env[0] has no name",
         id="env-entry-string",

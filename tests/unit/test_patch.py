@@ -165,6 +165,14 @@ def test_env_value_is_the_last_duplicate() -> None:
     assert PodEditor(pod(env=None)).env_value(APP, "X") is None
 
 
+def test_env_value_passes_over_entries_it_cannot_read() -> None:
+    odd: list[Any] = [{"name": "X", "value": "1"}, "X=2", None, {"name": 7}, {"value": "X"}, {"name": "Y"}]
+    editor = PodEditor(pod(env=odd))
+    assert editor.env_value(APP, "X") == (0, {"name": "X", "value": "1"})
+    assert editor.env_value(APP, "Y") == (5, {"name": "Y"})
+    assert editor.env_value(APP, "7") is None
+
+
 def test_set_env_repeatedly_never_duplicates() -> None:
     original = pod(env=[{"name": "A", "value": "0"}])
     editor = PodEditor(copy.deepcopy(original))
