@@ -149,8 +149,9 @@ class Server:
 
 def wrk(port: int, body_file: Path, connections: int, duration: float, close: bool = False) -> dict[str, float]:
     env = dict(os.environ, BODY_FILE=str(body_file), CLOSE="1" if close else "0")
+    # The query is what the apiserver sends on every call (the webhook's timeoutSeconds as a Go duration).
     argv = [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "-s",
-            str(ROOT / "bench/post.lua"), f"https://127.0.0.1:{port}/mutate"]  # fmt: skip
+            str(ROOT / "bench/post.lua"), f"https://127.0.0.1:{port}/mutate?timeout=10s"]  # fmt: skip
     out = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     requests, socket_errors, status_errors, duration_us, p50_us, p99_us = (float(v) for v in line.split()[1:])
