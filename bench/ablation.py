@@ -27,12 +27,11 @@ from pathlib import Path
 
 from bench.run import (
     ROOT,
-    TICKS,
     Server,
     ServerCommand,
-    _cpu_ticks,
     _free_port,
     compiled_tree,
+    load_row,
     prepare_workdir,
     server_commands,
     wrk,
@@ -45,15 +44,6 @@ WARM_UP_SECONDS = 1
 def baseline_with(extra: str, workdir: Path) -> ServerCommand:
     return lambda port: [sys.executable, str(ROOT / "bench/baseline_server.py"), str(port),
                          str(workdir / "tls.crt"), str(workdir / "tls.key"), extra]  # fmt: skip
-
-
-def cpu_per_request(server: Server, body_file: Path, connections: int, seconds: float) -> tuple[float, float]:
-    """(CPU µs per request, requests/s) of one wrk window."""
-    wrk(server.port, body_file, connections, WARM_UP_SECONDS)
-    before = _cpu_ticks(server.pid)
-    result = wrk(server.port, body_file, connections, seconds)
-    requests = max(result["requests"], 1)
-    return (_cpu_ticks(server.pid) - before) / TICKS / requests * 1e6, result["requests"] / result["seconds"]
 
 
 def main() -> int:
@@ -82,10 +72,12 @@ def main() -> int:
             server = Server(name, argv(port), port, workdir / "ca.crt", cwd)
             server.start(files[args.body].read_bytes())
             try:
-                us, throughput[name] = cpu_per_request(server, files[args.body], args.connections, args.seconds)
+                wrk(server.port, files[args.body], args.connections, WARM_UP_SECONDS)
+                row = load_row(server, args.body, files[args.body], args.connections, args.seconds, close=False)
             finally:
                 server.stop()
-            cpu[name].append(us)
+            cpu[name].append(row.cpu_us_per_request)
+            throughput[name] = row.requests_per_s
         for name in servers:
             ratios[name].append(throughput[name] / throughput["baseline"])
         print(f"round {round_number + 1}: " + ", ".join(f"{n} {cpu[n][-1]:.0f} µs" for n in servers), flush=True)
