@@ -36,7 +36,8 @@ import shutil
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,8 @@ review is about 12 deep, and nothing in the core recurses into the pod, so no wa
 spent on the hot path."""
 
 IN_FLIGHT_GRACE_SECONDS = 10.0
-"""Default limit for in-flight requests at shutdown (``Settings.shutdown_timeout_seconds``)."""
-"""How long shutdown waits for in-flight requests: the apiserver's longest webhook timeout."""
+"""How long shutdown waits for in-flight requests by default (``Settings.shutdown_timeout_seconds``):
+the apiserver's longest webhook timeout."""
 
 APISERVER_IDLE_TIMEOUT_SECONDS = 90.0
 """The apiserver closes idle webhook connections after this; our keep-alive must outlast it."""
@@ -193,24 +194,24 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
 # --- POST /mutate ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Answer:
-    """One handled request: what to send, and what to log and count."""
+class Rejected(Exception):
+    """A request that is not an answerable AdmissionReview: HTTP ``status`` with ``{"error": message}``."""
 
-    status: int
-    body: dict[str, Any]
-    outcome: str
-    result: ReviewResult | None = None
-    problem: str = ""
-    uid: str = ""
-
-
-def rejection(status: int, outcome: str, message: str) -> Answer:
-    return Answer(status, {"error": message}, outcome, problem=message)
+    def __init__(self, status: int, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.outcome = outcome
+        self.message = message
 
 
 class MutateHandler:
-    """The ``POST /mutate`` handler, holding what every request needs (no per-request app lookups)."""
+    """The ``POST /mutate`` handler, holding what every request needs (no per-request app lookups).
+
+    The common case (an AdmissionReview that gets reviewed) runs as one straight path in
+    :meth:`mutate`; everything else leaves it by exception. That path is kept to few Python calls:
+    under load the interpreter's frames and their code are fetched from memory on every request,
+    and each one the handler avoids is measurable (see the README's "Where the time goes").
+    """
 
     def __init__(self, settings: Settings, metrics: Metrics, in_flight: InFlight) -> None:
         self.settings = settings
@@ -219,71 +220,121 @@ class MutateHandler:
 
     async def mutate(self, request: web.Request) -> web.Response:
         started = time.monotonic()
+        settings = self.settings
         in_flight = self.in_flight
         in_flight.enter()
-        answer: Answer | None = None
+        body: object = None
         try:
             try:
-                answer = await _answer(request, self.settings, started)
-                payload = orjson.dumps(answer.body)
+                route_parts = request.match_info  # empty for plain /mutate
+                hint = _route_hint(request, route_parts) if route_parts else None
+                body = await _read_json(request, settings.max_body_bytes)
+                expired = deadline_check(request.raw_path, started, settings.deadline_margin_seconds)
+                result = review(body, settings, path_hint=hint, expired=expired)
+                payload = orjson.dumps(result.response)
+            except Rejected as rejected:
+                return self._reject(request, rejected, started)
+            except InvalidReview as invalid:
+                return self._reject(request, Rejected(400, "invalid", str(invalid)), started)
             except Exception as exc:  # a bug, or the connection broke while the body was read
-                known = answer.result.request if answer is not None and answer.result is not None else None
-                answer = _internal_error(request, exc, known)
-                payload = orjson.dumps(answer.body)
+                return self._internal_error(request, exc, body, started)
         finally:
             in_flight.leave()
-        response = web.Response(body=payload, status=answer.status, content_type=JSON_CONTENT_TYPE)
+        response = web.Response(body=payload, content_type=JSON_CONTENT_TYPE)
+        try:
+            self._count_and_log(result, time.monotonic() - started)
+        except Exception:
+            log.exception("could not log or count a request", extra={"uid": result.request.uid})
+        return response
+
+    def _count_and_log(self, result: ReviewResult, duration: float) -> None:
+        mutation = result.mutation
+        fixes = mutation.applied_fixes if mutation is not None else ()
+        outcome = result.outcome
+        skip_reason = result.decision.reason if outcome == "skipped" else ""
+        metrics = self.metrics
+        metrics.record_request(outcome, 200, duration, fixes if mutation and mutation.patch else (), skip_reason)
+        if outcome in ("rule-error", "denied"):
+            metrics.rule_errors.inc()
+        if log.isEnabledFor(logging.WARNING if result.error else logging.INFO):
+            _log_result(result, fixes, duration)
+
+    def _reject(self, request: web.Request, rejected: Rejected, started: float) -> web.Response:
+        return self._answer_otherwise(
+            request, rejected.status, {"error": rejected.message}, rejected.outcome, "", rejected.message, started
+        )
+
+    def _internal_error(self, request: web.Request, exc: Exception, body: object, started: float) -> web.Response:
+        """A bug must not fail pod creation: with a uid to answer, admit unchanged with a warning; else 400.
+        Called from an ``except`` block, so the traceback is logged."""
+        self.metrics.internal_errors.inc()
+        admission_request = _parsed_or_none(body)
+        uid = admission_request.uid if admission_request is not None else ""
+        log.exception(
+            "unexpected error while handling an admission request", extra={"uid": uid, "outcome": "internal-error"}
+        )
+        if admission_request is None:
+            message = f"stsmesh could not handle the request ({type(exc).__name__})"
+            return self._answer_otherwise(request, 400, {"error": message}, "internal-error", "", message, started)
+        warning = f"stsmesh: pod admitted unchanged: internal error ({type(exc).__name__}); see the webhook logs"
+        answer = finalize(admission_request, allowed([warning]))
+        return self._answer_otherwise(request, 200, answer, "internal-error", uid, warning, started)
+
+    def _answer_otherwise(
+        self,
+        request: web.Request,
+        status: int,
+        answer: dict[str, Any],
+        outcome: str,
+        uid: str,
+        problem: str,
+        started: float,
+    ) -> web.Response:
+        """The response, count and log line for a request that was not reviewed."""
+        response = web.Response(body=orjson.dumps(answer), status=status, content_type=JSON_CONTENT_TYPE)
         if not request.content.at_eof():
             response.force_close()  # the body was left unread: do not read it just to keep the connection
+        duration = time.monotonic() - started
         try:
-            duration = time.monotonic() - started
-            if answer.result is not None:
-                _count_and_log_result(self.metrics, answer.result, answer.status, duration)
-            else:
-                self.metrics.record_request(answer.outcome, answer.status, duration)
-                _log_rejection(request, answer, duration)
+            self.metrics.record_request(outcome, status, duration)
+            _log_rejection(request, status, outcome, uid, problem, duration)
         except Exception:
-            log.exception("could not log or count a request", extra={"uid": answer.uid})
+            log.exception("could not log or count a request", extra={"uid": uid})
         return response
 
 
-async def _answer(request: web.Request, settings: Settings, started: float) -> Answer:
-    route_parts = request.match_info  # empty for plain /mutate
+def _route_hint(request: web.Request, route_parts: Mapping[str, str]) -> MeshHint | None:
     try:
-        hint = path_hint(route_parts.get("mesh"), route_parts.get("version")) if route_parts else None
+        return path_hint(route_parts.get("mesh"), route_parts.get("version"))
     except ValueError as exc:
-        return rejection(404, "unknown-mesh", f"{request.path}: {exc}")
+        raise Rejected(404, "unknown-mesh", f"{request.path}: {exc}") from None
+
+
+async def _read_json(request: web.Request, max_body_bytes: int) -> object:
+    """The request's JSON body; :class:`Rejected` (415, 413, 400) when it is not one we can take."""
     # The media type straight from the header: aiohttp's parser (the stdlib email one) raises on
     # some malformed parameters, and the parameters do not matter here.
-    media_type = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    if media_type != JSON_CONTENT_TYPE:
-        given = clip(request.headers.get("Content-Type") or "none")
-        return rejection(415, "unsupported-media-type", f"Content-Type must be {JSON_CONTENT_TYPE}, got {given}")
+    content_type = request.headers.get("Content-Type", "")
+    if content_type != JSON_CONTENT_TYPE and content_type.split(";", 1)[0].strip().lower() != JSON_CONTENT_TYPE:
+        given = clip(content_type or "none")
+        raise Rejected(415, "unsupported-media-type", f"Content-Type must be {JSON_CONTENT_TYPE}, got {given}")
     declared_length = request.content_length
-    if declared_length is not None and declared_length > settings.max_body_bytes:
-        return _too_large(settings)
+    if declared_length is not None and declared_length > max_body_bytes:
+        raise _too_large(max_body_bytes)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return _too_large(settings)
+        raise _too_large(max_body_bytes) from None
     if not raw:
-        return rejection(400, "invalid", "empty body; expected an AdmissionReview")
+        raise Rejected(400, "invalid", "empty body; expected an AdmissionReview")
     try:
-        body = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return rejection(400, "invalid", f"body is not valid JSON: {exc}")
-    expired = deadline_check(request.query.get("timeout"), started, settings.deadline_margin_seconds)
-    try:
-        result = review(body, settings, path_hint=hint, expired=expired)
-    except InvalidReview as exc:
-        return rejection(400, "invalid", str(exc))
-    except Exception as exc:
-        return _internal_error(request, exc, _parsed_or_none(body))
-    return Answer(200, result.response, result.outcome, result=result, uid=result.request.uid)
+        raise Rejected(400, "invalid", f"body is not valid JSON: {exc}") from None
 
 
-def _too_large(settings: Settings) -> Answer:
-    return rejection(413, "too-large", f"body is larger than the {settings.max_body_bytes}-byte limit")
+def _too_large(max_body_bytes: int) -> Rejected:
+    return Rejected(413, "too-large", f"body is larger than the {max_body_bytes}-byte limit")
 
 
 def _parsed_or_none(body: object) -> AdmissionRequest | None:
@@ -291,20 +342,6 @@ def _parsed_or_none(body: object) -> AdmissionRequest | None:
         return parse_review(body)
     except Exception:
         return None
-
-
-def _internal_error(request: web.Request, exc: Exception, admission_request: AdmissionRequest | None) -> Answer:
-    """A bug must not fail pod creation: with a uid to answer, admit unchanged with a warning; else 400.
-    Called from an ``except`` block, so the traceback is logged."""
-    request.app[METRICS_KEY].internal_errors.inc()
-    uid = admission_request.uid if admission_request is not None else ""
-    log.exception(
-        "unexpected error while handling an admission request", extra={"uid": uid, "outcome": "internal-error"}
-    )
-    if admission_request is None:
-        return rejection(400, "internal-error", f"stsmesh could not handle the request ({type(exc).__name__})")
-    warning = f"stsmesh: pod admitted unchanged: internal error ({type(exc).__name__}); see the webhook logs"
-    return Answer(200, finalize(admission_request, allowed([warning])), "internal-error", uid=uid)
 
 
 def path_hint(mesh: str | None, version: str | None) -> MeshHint | None:
@@ -322,11 +359,6 @@ _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "
 def parse_go_duration(text: str) -> float | None:
     """Seconds in a Go duration (``10s``, ``1m30s``, ``500ms``; a bare number counts as seconds);
     None when unreadable or negative."""
-    # The apiserver sends the same timeout on every call to a webhook: remember the short ones.
-    return _cached_duration(text) if len(text) <= 32 else _parse_go_duration(text)
-
-
-def _parse_go_duration(text: str) -> float | None:
     text = text.strip()
     with contextlib.suppress(ValueError):
         seconds = float(text)
@@ -336,26 +368,28 @@ def _parse_go_duration(text: str) -> float | None:
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _GO_DURATION_PART.findall(text))
 
 
-_cached_duration = functools.lru_cache(maxsize=64)(_parse_go_duration)
+def timeout_in_target(target: str) -> float | None:
+    """Seconds in the ``timeout`` query parameter of a request target (``/mutate?timeout=10s``), as
+    the apiserver sends its webhook timeout; None when absent or unreadable."""
+    values = urllib.parse.parse_qs(target.partition("?")[2]).get("timeout")
+    return parse_go_duration(values[0]) if values else None
 
 
-def deadline_check(timeout: str | None, started: float, margin_seconds: float) -> Callable[[], bool]:
-    """``expired()`` for the core: true once ``timeout`` minus the margin has passed since ``started``
-    (``time.monotonic()``). No or unreadable ``timeout``: never expires."""
-    seconds = parse_go_duration(timeout) if timeout is not None else None
+MAX_CACHED_TARGET = 256
+"""Request targets up to this long have their timeout remembered (the apiserver sends the same one
+on every call to a webhook); longer ones are parsed every time rather than kept."""
+
+_cached_timeout = functools.lru_cache(maxsize=64)(timeout_in_target)
+
+
+def deadline_check(target: str, started: float, margin_seconds: float) -> Callable[[], bool]:
+    """``expired()`` for the core: true once the ``timeout`` in the request ``target`` minus the
+    margin has passed since ``started`` (``time.monotonic()``). No or unreadable ``timeout``: never
+    expires."""
+    seconds = _cached_timeout(target) if len(target) <= MAX_CACHED_TARGET else timeout_in_target(target)
     if seconds is None:
         return never
     return Deadline(started + seconds - margin_seconds, time.monotonic)
-
-
-def _count_and_log_result(metrics: Metrics, result: ReviewResult, status: int, duration: float) -> None:
-    mutation = result.mutation
-    fixes = mutation.applied_fixes if mutation is not None else ()
-    skip_reason = result.decision.reason if result.outcome == "skipped" else ""
-    metrics.record_request(result.outcome, status, duration, fixes if mutation and mutation.patch else (), skip_reason)
-    if result.outcome in ("rule-error", "denied"):
-        metrics.rule_errors.inc()
-    _log_result(result, fixes, duration)
 
 
 def _pod_name(result: ReviewResult) -> str:
@@ -369,9 +403,6 @@ def _pod_name(result: ReviewResult) -> str:
 
 
 def _log_result(result: ReviewResult, fixes: tuple[str, ...], duration: float) -> None:
-    level = logging.WARNING if result.error else logging.INFO
-    if not log.isEnabledFor(level):
-        return
     request = result.request
     extra: dict[str, Any] = {
         **request_identity(request.uid, request.namespace, _pod_name(result), request.operation),
@@ -392,20 +423,20 @@ def _log_result(result: ReviewResult, fixes: tuple[str, ...], duration: float) -
         log.info("%s in %.1f ms", summary, duration * 1000, extra=extra)
 
 
-def _log_rejection(request: web.Request, answer: Answer, duration: float) -> None:
+def _log_rejection(request: web.Request, status: int, outcome: str, uid: str, problem: str, duration: float) -> None:
     extra: dict[str, Any] = {
-        "outcome": answer.outcome,
-        "code": answer.status,
+        "outcome": outcome,
+        "code": status,
         "path": request.path,
         "remote": request.remote or "",
         "duration_ms": round(duration * 1000, 2),
     }
-    if answer.uid:
-        extra["uid"] = answer.uid
-    if answer.status == 200:  # an internal error answered with an allowed review; logged with its traceback
+    if uid:
+        extra["uid"] = uid
+    if status == 200:  # an internal error answered with an allowed review; logged with its traceback
         log.warning("admitted unchanged after an internal error", extra=extra)
     else:
-        log.warning("rejected with HTTP %d: %s", answer.status, answer.problem, extra=extra)
+        log.warning("rejected with HTTP %d: %s", status, problem, extra=extra)
 
 
 # --- process lifecycle ----------------------------------------------------------------------------

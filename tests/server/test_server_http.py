@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -13,11 +14,14 @@ from webhook import admission, server
 from webhook.review import decode_patch
 from webhook.rules import Rule
 from webhook.server import (
+    MAX_CACHED_TARGET,
     MAX_JSON_DEPTH,
     METRICS_KEY,
     READINESS_KEY,
+    deadline_check,
     make_app,
     parse_go_duration,
+    timeout_in_target,
 )
 from webhook.settings import Settings
 
@@ -314,3 +318,31 @@ async def test_each_app_has_its_own_registry(
 )
 def test_parse_go_duration(text: str, seconds: float | None) -> None:
     assert parse_go_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("target", "seconds"),
+    [
+        ("/mutate?timeout=10s", 10.0),
+        ("/mutate/istio/1.9?timeout=1m30s", 90.0),
+        ("/mutate?other=1&timeout=500ms", 0.5),
+        ("/mutate?timeout=2s&timeout=5s", 2.0),  # the first, as aiohttp's request.query.get gives
+        ("/mutate?timeout=1%2E5s", 1.5),  # percent-encoded
+        ("http://webhook.example:443/mutate?timeout=3s", 3.0),  # absolute-form target
+        ("/mutate", None),
+        ("/mutate?", None),
+        ("/mutate?timeout=", None),
+        ("/mutate?timeout=soon", None),
+        ("/mutate?timeouts=10s", None),
+    ],
+)
+def test_timeout_in_target(target: str, seconds: float | None) -> None:
+    assert timeout_in_target(target) == seconds
+
+
+@pytest.mark.parametrize("padding", [0, MAX_CACHED_TARGET])  # remembered, and parsed each time when long
+def test_deadline_check_expires_after_timeout_minus_margin(padding: int) -> None:
+    target = f"/mutate?pad={'x' * padding}&timeout=10s"
+    assert not deadline_check(target, started=time.monotonic() - 8.9, margin_seconds=1.0)()
+    assert deadline_check(target, started=time.monotonic() - 9.1, margin_seconds=1.0)()
+    assert not deadline_check("/mutate?timeout=soon", started=time.monotonic() - 3600, margin_seconds=1.0)()
