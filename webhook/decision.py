@@ -145,21 +145,18 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
 
 
 def _container_problem(container: object) -> str | None:
-    """What is wrong with one container, as a suffix of its path, or None."""
+    """What is wrong with one container, as a suffix of its path, or None.
+
+    Env entries themselves are not checked: every reader of env (the catalogue's detection, the
+    editor's env lookups) skips an entry that is not an object with a string name, so such an entry
+    cannot mislead a rule, and the apiserver's own validation, which runs after mutating webhooks,
+    rejects the pod with a precise message. Checking each entry here cost a full walk of the list
+    on every request (a third of ``review()`` for a pod with 1000 env vars).
+    """
     if not isinstance(container, dict):
         return " is not an object"
     for field in ("env", "ports", "args", "command"):
         value = container.get(field)
         if value is not None and not isinstance(value, list):
             return f".{field} is not a list"
-    env: list[Any] = container.get("env") or []
-    # This loop runs for every env entry of every pod, so it keeps no index: the position is worked
-    # out again only for the report (a helper call here cost 27 instructions per entry, compiled).
-    for entry in env:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            return f".env[{_first_unnamed(env)}] has no name"
     return None
-
-
-def _first_unnamed(env: list[Any]) -> int:
-    return next(i for i, e in enumerate(env) if not isinstance(e, dict) or not isinstance(e.get("name"), str))

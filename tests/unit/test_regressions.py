@@ -1,5 +1,6 @@
-"""Regression tests for core bugs found while writing the tests (both fixed): a dangling init
-container flag, and a proxy.istio.io/config value whose YAML types JSON cannot dump."""
+"""Regression tests for the core: two bugs found while writing the tests (both fixed), a dangling
+init container flag and a proxy.istio.io/config value whose YAML types JSON cannot dump; and malformed
+env entries, which pod_problem stopped walking for speed, read safely by the env fix."""
 
 from __future__ import annotations
 
@@ -53,3 +54,33 @@ def test_proxy_config_with_a_yaml_typed_value_does_not_drop_all_fixes(
     result, ops = run_review(make_review(pod), "istio", "1.9")
     assert result.outcome == "patched", result.error
     assert any(op["path"] == "/spec/containers/0/env/0" for op in ops)
+
+
+def test_malformed_env_entries_are_skipped_and_the_env_fix_still_applies_idempotently(
+    make_sts_pod: Callable[..., Any],
+    make_review: Callable[..., Any],
+    run_review: Callable[..., Any],
+    apply_ops: Callable[..., Any],
+) -> None:
+    """Env entries without a string name are not a shape problem (the apiserver's validation rejects
+    them after us): the fix finds the real entry past them and the patch applies where they sit."""
+    malformed: list[Any] = [{"value": "no name"}, None, "ZOO_LISTEN_ALLIPS_ENABLED=yes", {"name": 5}]
+    pod = make_sts_pod(
+        "zk",
+        containers=[
+            {
+                "name": "zk",
+                "image": "bitnami/zookeeper:3.7.0",
+                "env": [malformed[0], {"name": "ZOO_LISTEN_ALLIPS_ENABLED", "value": "no"}, *malformed[1:]],
+            }
+        ],
+    )
+    result, ops = run_review(make_review(pod), "istio", "1.9")
+    assert result.outcome == "patched", result.error
+    assert {"op": "replace", "path": "/spec/containers/0/env/1",
+            "value": {"name": "ZOO_LISTEN_ALLIPS_ENABLED", "value": "yes"}} in ops  # fmt: skip
+    patched = apply_ops(pod, ops)
+    env = patched["spec"]["containers"][0]["env"]
+    assert [env[0], *env[2:]] == malformed  # untouched, in place
+    _, second = run_review(make_review(patched), "istio", "1.9")
+    assert second == []
