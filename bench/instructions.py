@@ -4,7 +4,11 @@
 
 Each server runs under ``valgrind --tool=callgrind`` with counting off; after a warm-up, counting
 is switched on (``callgrind_control -i on``) for a wrk window of 8 kept-alive connections, then
-off, and the count is divided by the requests answered in that window. Unlike CPU time, the count
+off, and the count is divided by the requests answered in that window. TLS handshakes are taken
+out first (the inclusive cost of OpenSSL's ``SSL_do_handshake``, read with ``callgrind_annotate``):
+wrk opens its connections at the start of the window, about 2.7M instructions each, a cost per
+connection rather than per request, which would otherwise weigh more on the slower server's figure
+(fewer requests share it). Unlike CPU time, the count
 does not move when a shared VM's speed drifts, and unlike ``perf stat`` it needs no hardware
 counters (many VMs expose none). It counts work, not time: cache misses and a lower IPC make the
 time ratio larger than the instruction ratio on some machines (see the README).
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +37,8 @@ from pathlib import Path
 from bench.run import ROOT, Server, ServerCommand, _free_port, compiled_tree, prepare_workdir, server_commands, wrk
 
 WARM_UP_SECONDS = 3
+HANDSHAKE = "SSL_do_handshake"
+"""OpenSSL's handshake, whose cost is per connection (see the module docstring)."""
 CONNECTIONS = 8
 
 
@@ -62,10 +69,13 @@ def count(
     finally:
         server.stop()  # callgrind writes the counts when the process exits
     totals = _totals(out_file)
+    handshakes = _inclusive(out_file, HANDSHAKE, list(totals))
+    totals = {event: count - handshakes.get(event, 0) for event, count in totals.items()}
     requests = max(result["requests"], 1)
     figures = {
         "requests": result["requests"],
         "instructions": totals["Ir"],
+        "handshake_instructions": handshakes.get("Ir", 0),
         "kinstructions_per_request": round(totals["Ir"] / requests / 1000, 1),
     }
     if ll_kib is not None:
@@ -77,6 +87,30 @@ def count(
 
 def _control(flag: str, value: str, pid: int) -> None:
     subprocess.run(["callgrind_control", flag, value, str(pid)], capture_output=True, check=True)
+
+
+def _inclusive(out_file: Path, function: str, events: list[str]) -> dict[str, int]:
+    """Each event's inclusive count in ``function`` (summed over its entries), from
+    ``callgrind_annotate``; empty when it never ran in the counted window."""
+    listing = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--tree=none", "--auto=no", "--threshold=100",
+         f"--show={','.join(events)}", str(out_file)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return inclusive_counts(listing, function, events)
+
+
+def inclusive_counts(listing: str, function: str, events: list[str]) -> dict[str, int]:
+    """The counts on ``callgrind_annotate`` lines for ``function`` (``file:function [object]``)."""
+    number = r"([\d,]+)(?: \([^)]*\))?\s+"
+    line_pattern = re.compile(rf"^\s*{number * len(events)}\S*:{re.escape(function)}(?:'\d+)?(?: \[|$)")
+    found: dict[str, int] = {}
+    for line in listing.splitlines():
+        match = line_pattern.match(line)
+        if match:
+            for event, value in zip(events, match.groups(), strict=True):
+                found[event] = found.get(event, 0) + int(value.replace(",", ""))
+    return found
 
 
 def _totals(out_file: Path) -> dict[str, int]:
