@@ -16,6 +16,23 @@ from webhook.review import PatchOp
 ContainerList = Literal["containers", "initContainers"]
 
 
+def parsers_key(items: list[Any], key: str) -> str:
+    """``key`` as the very string object the first object in ``items`` holds it under, else ``key``.
+
+    JSON parsers (orjson, the stdlib's json) give every occurrence of a key in a document one shared
+    string object. A dict lookup with that object is settled by identity; with our equal literal it
+    also compares the characters, which was two thirds of ``review()`` for a pod with 1000 env vars.
+    Any other input still finds its keys by equality.
+    """
+    for item in items:
+        if isinstance(item, dict):
+            for candidate in item:
+                if candidate == key:
+                    return str(candidate)
+            return key
+    return key
+
+
 def escape(token: str) -> str:
     """JSON-pointer escaping (RFC 6901): ``~`` → ``~0`` first, then ``/`` → ``~1``."""
     return token.replace("~", "~0").replace("/", "~1")
@@ -95,12 +112,13 @@ class PodEditor:
         env = self.container(ref).get("env")
         if not isinstance(env, list):
             return None
+        name_key = parsers_key(env, "name")
         index = len(env)
         while index:  # backwards, with typed compares: env lists of 1000 entries are scanned whole
             index -= 1
             entry = env[index]
             if isinstance(entry, dict):
-                entry_name = entry.get("name")
+                entry_name = entry.get(name_key)
                 if isinstance(entry_name, str) and entry_name == name:
                     return index, entry
         return None

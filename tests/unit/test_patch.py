@@ -6,9 +6,10 @@ import copy
 from typing import Any
 
 import jsonpatch
+import orjson
 import pytest
 
-from webhook.patch import ContainerRef, PodEditor, escape
+from webhook.patch import ContainerRef, PodEditor, escape, parsers_key
 
 APP = ContainerRef("containers", 0)
 
@@ -171,6 +172,29 @@ def test_env_value_passes_over_entries_it_cannot_read() -> None:
     assert editor.env_value(APP, "X") == (0, {"name": "X", "value": "1"})
     assert editor.env_value(APP, "Y") == (5, {"name": "Y"})
     assert editor.env_value(APP, "7") is None
+
+
+def distinct(text: str) -> str:
+    """An equal string that is not the same object (as a parser that does not share keys makes)."""
+    return "".join(list(text))
+
+
+def test_parsers_key_is_the_first_objects_own_key_object() -> None:
+    shared = orjson.loads(b'[{"value": "1", "name": "A"}, {"name": "B"}]')
+    key = parsers_key(shared, "name")
+    assert key == "name"
+    assert all(key is next(k for k in entry if k == "name") for entry in shared)
+    assert parsers_key(["X=1", {"value": "1"}, {"name": "A"}], "name") == "name"  # first object lacks it
+    assert parsers_key([], "name") == "name"
+
+
+def test_env_value_finds_names_under_key_objects_it_was_not_given() -> None:
+    # Entries whose "name" keys are each their own object: the lookup falls back to equality.
+    env: list[Any] = [{distinct("name"): "X", "value": "1"}, {distinct("name"): "Y"}, {distinct("name"): "X"}]
+    editor = PodEditor(pod(env=env))
+    assert editor.env_value(APP, "X") == (2, {"name": "X"})
+    assert editor.env_value(APP, "Y") == (1, {"name": "Y"})
+    assert editor.env_value(APP, "Z") is None
 
 
 def test_set_env_repeatedly_never_duplicates() -> None:
