@@ -21,8 +21,8 @@ def parsers_key(items: list[Any], key: str) -> str:
 
     JSON parsers (orjson, the stdlib's json) give every occurrence of a key in a document one shared
     string object. A dict lookup with that object is settled by identity; with our equal literal it
-    also compares the characters, which was two thirds of ``review()`` for a pod with 1000 env vars.
-    Any other input still finds its keys by equality.
+    also compares the characters (for a pod with 1000 env vars that made the env scan 265k
+    instructions instead of 205k). Any other input still finds its keys by equality.
     """
     for item in items:
         if isinstance(item, dict):

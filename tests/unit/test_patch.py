@@ -191,6 +191,10 @@ def test_parsers_key_is_the_first_objects_own_key_object() -> None:
 def test_env_value_finds_names_under_key_objects_it_was_not_given() -> None:
     # Entries whose "name" keys are each their own object: the lookup falls back to equality.
     env: list[Any] = [{distinct("name"): "X", "value": "1"}, {distinct("name"): "Y"}, {distinct("name"): "X"}]
+    name_keys = [next(iter(entry)) for entry in env]
+    assert len({id(key) for key in name_keys}) == 3 and all(
+        key is not parsers_key(env, "name") for key in name_keys[1:]
+    )
     editor = PodEditor(pod(env=env))
     assert editor.env_value(APP, "X") == (2, {"name": "X"})
     assert editor.env_value(APP, "Y") == (1, {"name": "Y"})
