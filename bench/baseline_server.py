@@ -42,9 +42,9 @@ async def mutate(request: web.Request) -> web.Response:
 
 def with_extra_work(extra: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The handler for an EXTRA mode (see the module docstring)."""
-    from webhook.admission import review
-    from webhook.mesh import MeshHint
-    from webhook.settings import Settings
+    from webhook.core.admission import review
+    from webhook.core.mesh import MeshHint
+    from webhook.core.settings import Settings
 
     settings = Settings(default_hint=MeshHint.parse("istio", "1.9"))  # as bench.run serves stsmesh
 

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from bench.reviews import bodies
-from webhook.admission import review
-from webhook.mesh import MeshHint
-from webhook.review import decode_patch
-from webhook.settings import Settings
+from webhook.core.admission import review
+from webhook.core.mesh import MeshHint
+from webhook.core.review import decode_patch
+from webhook.core.settings import Settings
 
 
 def measure(seconds: float) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from webhook.inputs import pod_review
+from webhook.core.inputs import pod_review
 
 
 def _toleration(key: str) -> dict[str, Any]:

@@ -54,14 +54,14 @@ from typing import Any
 import orjson
 
 from bench.reviews import bodies
-from webhook import certs
+from webhook.core import certs
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 CPUS = os.cpu_count() or 1
 SETTLE_SECONDS = 2.0
 """Pause before reading RSS after load: the connections are closed and ``serve`` gives the memory
-they held back within a second (webhook.memory)."""
+they held back within a second (webhook.server.memory)."""
 ORDINARY_BODIES = ("typical", "3-containers", "injected-istio")
 
 

@@ -20,11 +20,11 @@ import jsonpatch
 import orjson
 import pytest
 
-from webhook.admission import ReviewResult, review
-from webhook.inputs import pod_from_statefulset, pod_review
-from webhook.mesh import MeshHint
-from webhook.review import decode_patch
-from webhook.settings import Settings
+from webhook.core.admission import ReviewResult, review
+from webhook.core.inputs import pod_from_statefulset, pod_review
+from webhook.core.mesh import MeshHint
+from webhook.core.review import decode_patch
+from webhook.core.settings import Settings
 
 JSON = dict[str, Any]
 

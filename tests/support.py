@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from webhook.review import SUPPORTED_API_VERSIONS
+from webhook.core.review import SUPPORTED_API_VERSIONS
 
 
 async def refused(port: int) -> bool:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from webhook.admission import ReviewResult
-from webhook.inputs import load_documents, pod_from_statefulset, pod_review
+from webhook.core.admission import ReviewResult
+from webhook.core.inputs import load_documents, pod_from_statefulset, pod_review
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS_DIR = (REPO_ROOT / ".." / "shared" / "manifests").resolve()

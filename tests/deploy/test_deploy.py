@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from webhook import certs
-from webhook.cli import main
+from webhook.cli.main import main
+from webhook.core import certs
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM = Path(os.environ.get("STSMESH_HELM_DIR", Path.home() / ".cache/stsmesh/helm")) / "helm"

@@ -23,7 +23,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from webhook import certs
+from webhook.core import certs
 
 K8S_BIN = Path(os.environ.get("STSMESH_K8S_BIN", Path.home() / ".cache/stsmesh/k8s-1.20.2/bin"))
 

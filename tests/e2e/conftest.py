@@ -22,7 +22,7 @@ import pytest
 from kubernetes import client
 
 from tests.e2e.cluster import LocalCluster, binaries_missing, free_port
-from webhook.cli import main
+from webhook.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

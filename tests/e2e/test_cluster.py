@@ -23,11 +23,11 @@ import yaml
 from kubernetes import client
 
 from tests.e2e.conftest import WebhookProcess, create_namespace, stsmesh, wait_for_pods
-from webhook.admission import review
-from webhook.inputs import pod_from_statefulset, pod_review
-from webhook.mesh import MeshHint
-from webhook.review import decode_patch
-from webhook.settings import Settings
+from webhook.core.admission import review
+from webhook.core.inputs import pod_from_statefulset, pod_review
+from webhook.core.mesh import MeshHint
+from webhook.core.review import decode_patch
+from webhook.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ISTIO_19 = Settings(default_hint=MeshHint.parse("istio", "1.9"))
@@ -236,7 +236,7 @@ def test_api_errors_are_short_and_say_what_to_do(api: client.ApiClient, cluster:
     import base64
     import datetime as dt
 
-    from webhook import certs
+    from webhook.core import certs
 
     pki = Path(cluster.workdir) / "pki"
     ca = certs.Pem((pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes())

@@ -2,10 +2,10 @@
 
 Each case below is a StatefulSet written by hand for this project from the public facts of the
 app it models (image, env names, ports, command) — never a copy of the chart or tutorial file —
-turned into the pod its controller creates (``webhook.inputs.pod_from_statefulset``), given the
+turned into the pod its controller creates (``webhook.core.inputs.pod_from_statefulset``), given the
 fields the apiserver defaults before admission webhooks run, optionally "injected" the way Istio
 1.9.5 or Linkerd stable-2.10.2 would have done, and wrapped in the CREATE AdmissionReview the
-apiserver sends (``webhook.inputs.pod_review``).
+apiserver sends (``webhook.core.inputs.pod_review``).
 
 The stored ``review.json`` is the input of record; this script is only needed to add a case or to
 rebuild inputs on purpose::
@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from webhook.inputs import pod_from_statefulset, pod_review
+from webhook.core.inputs import pod_from_statefulset, pod_review
 
 JSON = dict[str, Any]
 CASES_DIR = Path(__file__).resolve().parent / "cases"

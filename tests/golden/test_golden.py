@@ -10,7 +10,7 @@ Each folder holds exactly these files (anything else fails, so stale files canno
 * ``outcome.json`` — what else the response says: outcome, decision, mesh context, matched apps,
   applied fixes and the warnings, so negative controls prove *why* nothing changed.
 
-Every case runs through ``webhook.admission.review()``, through the HTTP server (``POST
+Every case runs through ``webhook.core.admission.review()``, through the HTTP server (``POST
 /mutate/<mesh>/<version>``, the path telling the server the mesh) and through ``stsmesh dry-run FILE
 -o json``; all three must give the same patch, the response contract must hold, and feeding the patched pod back
 must give an empty patch. ``UPDATE_GOLDEN=1`` rewrites the expected files (review them by hand).
@@ -30,12 +30,12 @@ from typing import Any
 import pytest
 import yaml
 
-from webhook import cli
-from webhook.admission import ReviewResult, review
-from webhook.catalogue import builtin_catalogue
-from webhook.mesh import MESH_CHOICES
-from webhook.server import make_app
-from webhook.settings import Settings
+from webhook.cli import main as cli
+from webhook.core.admission import ReviewResult, review
+from webhook.core.catalogue import builtin_catalogue
+from webhook.core.mesh import MESH_CHOICES
+from webhook.core.settings import Settings
+from webhook.server.app import make_app
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 INPUT_FILES = ("case.yaml", "review.json")

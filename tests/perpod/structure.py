@@ -1,4 +1,4 @@
-"""Structural checks for rendered per-pod objects, independent of webhook.perpod's own code.
+"""Structural checks for rendered per-pod objects, independent of webhook.perpod.render's own code.
 
 Kubernetes: every object has apiVersion, kind and metadata.name/namespace; Service names are DNS-1035
 labels; Service ports are 1-65535 with unique names that are DNS-1123 labels (the apiserver's rule

@@ -1,5 +1,5 @@
-"""Table tests for webhook.perpod (which objects per mesh and version, and why) and for the
-``stsmesh render per-pod`` command through webhook.rendercmd, as cli.py will wire it.
+"""Table tests for webhook.perpod.render (which objects per mesh and version, and why) and for the
+``stsmesh render per-pod`` command through webhook.perpod.command, as cli.py will wire it.
 
 The decision table, per pod of a StatefulSet with an HTTP, a gRPC and a plain TCP port:
 
@@ -32,9 +32,10 @@ import pytest
 import yaml
 
 from tests.perpod.structure import assert_consistent, assert_valid_object, kinds_per_pod
-from webhook.inputs import InputError, load_documents
-from webhook.mesh import MeshHint
-from webhook.perpod import (
+from webhook.core.inputs import InputError, load_documents
+from webhook.core.mesh import MeshHint
+from webhook.perpod.command import add_render_commands, cmd_render
+from webhook.perpod.render import (
     ORDINAL_LABEL,
     STATEFULSET_LABEL,
     PerPodOptions,
@@ -45,7 +46,6 @@ from webhook.perpod import (
     render_documents,
     render_statefulset,
 )
-from webhook.rendercmd import add_render_commands, cmd_render
 
 JSON = dict[str, Any]
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -31,12 +31,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.support import envelope_ok
-from webhook.admission import review
-from webhook.catalogue import App, Catalogue, Match, _score, builtin_catalogue, image_repository
-from webhook.inputs import pod_from_statefulset, pod_review
-from webhook.mesh import MeshHint
-from webhook.review import InvalidReview, decode_patch
-from webhook.settings import Settings
+from webhook.core.admission import review
+from webhook.core.catalogue import App, Catalogue, Match, _score, builtin_catalogue, image_repository
+from webhook.core.inputs import pod_from_statefulset, pod_review
+from webhook.core.mesh import MeshHint
+from webhook.core.review import InvalidReview, decode_patch
+from webhook.core.settings import Settings
 
 # --- building blocks --------------------------------------------------------------------------------
 

@@ -22,9 +22,9 @@ from tests.server.conftest import (  # noqa: F401 - fixtures shared with the ser
     trust_only,
     zk_review,
 )
-from webhook.selfsigned import CertificateBundle
-from webhook.settings import Settings
-from webhook.tls import server_context
+from webhook.core.settings import Settings
+from webhook.server.selfsigned import CertificateBundle
+from webhook.server.tls import server_context
 
 _FIGURES = pytest.StashKey[list[str]]()
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webhook.selfsigned import CertificateBundle
-from webhook.server import METRICS_KEY, RunningServer, drain_and_stop, start_server
-from webhook.settings import Settings
+from webhook.core.settings import Settings
+from webhook.server.app import METRICS_KEY, RunningServer, drain_and_stop, start_server
+from webhook.server.selfsigned import CertificateBundle
 
 LARGE = os.environ.get("STSMESH_FUZZ_LARGE") == "1"
 """``STSMESH_FUZZ_LARGE=1``: the long fuzz run (>= 100k cases against review())."""

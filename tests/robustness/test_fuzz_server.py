@@ -41,11 +41,11 @@ from hypothesis import strategies as st
 from bench.reviews import bodies as bench_bodies
 from tests.robustness.support import LARGE, Contract, Figure, ThreadedServer, TrustOnly, serve_in_thread, write_pair
 from tests.support import envelope_ok
-from webhook.admission import review
-from webhook.review import SUPPORTED_API_VERSIONS, InvalidReview, decode_patch
-from webhook.server import MAX_JSON_DEPTH
-from webhook.settings import Settings
-from webhook.tls import server_context
+from webhook.core.admission import review
+from webhook.core.review import SUPPORTED_API_VERSIONS, InvalidReview, decode_patch
+from webhook.core.settings import Settings
+from webhook.server.app import MAX_JSON_DEPTH
+from webhook.server.tls import server_context
 
 REVIEW_EXAMPLES = 100_000 if LARGE else 1000
 SERVER_EXAMPLES = 20_000 if LARGE else 500

@@ -31,11 +31,11 @@ import pytest
 from cryptography import x509
 
 from tests.robustness.support import Figure, SerialOf, TrustOnly
-from webhook.review import decode_patch
-from webhook.selfsigned import CertificateBundle
-from webhook.server import CERT_RELOADER_KEY, METRICS_KEY, RunningServer, drain_and_stop, start_server
-from webhook.settings import Settings
-from webhook.tls import CertReloader, server_context
+from webhook.core.review import decode_patch
+from webhook.core.settings import Settings
+from webhook.server.app import CERT_RELOADER_KEY, METRICS_KEY, RunningServer, drain_and_stop, start_server
+from webhook.server.selfsigned import CertificateBundle
+from webhook.server.tls import CertReloader, server_context
 
 SecretVolume = Any  # tests/server/conftest.py SecretVolume: publish(cert, key) swaps ..data like the kubelet
 

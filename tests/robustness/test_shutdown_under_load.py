@@ -1,6 +1,6 @@
 """Graceful shutdown of a real ``python -m webhook serve`` process under load (target T9, checklist c.6).
 
-The process listens on 127.0.0.1 with certificates from ``webhook.selfsigned`` and
+The process listens on 127.0.0.1 with certificates from ``webhook.server.selfsigned`` and
 ``STSMESH_SHUTDOWN_DRAIN_SECONDS=1``. Clients play the apiserver (kept-alive connections posting
 reviews continuously) and the kubelet (polling ``/readyz`` on a new connection every 20 ms). The test
 sends SIGTERM and proves:
@@ -36,8 +36,8 @@ import pytest
 from tests.e2e.cluster import free_port
 from tests.robustness.support import Figure
 from tests.support import refused
-from webhook.review import decode_patch
-from webhook.selfsigned import write_self_signed
+from webhook.core.review import decode_patch
+from webhook.server.selfsigned import write_self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 DRAIN_SECONDS = 1.0

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from webhook.inputs import pod_review
-from webhook.selfsigned import CertificateBundle, issue_serving_cert, make_ca_and_serving_cert
-from webhook.settings import Settings
+from webhook.core.inputs import pod_review
+from webhook.core.settings import Settings
+from webhook.server.selfsigned import CertificateBundle, issue_serving_cert, make_ca_and_serving_cert
 
 ZK_POD: dict[str, Any] = {
     "apiVersion": "v1",
@@ -133,7 +133,7 @@ def secret_volume(tmp_path: Path) -> SecretVolume:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """Undo :func:`webhook.logs.configure` after a test."""
+    """Undo :func:`webhook.server.logs.configure` after a test."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     own = {name: logging.getLogger(name).level for name in ("webhook", "stsmesh")}

@@ -1,4 +1,4 @@
-"""webhook.memory: the heap is trimmed after connections close, and only then."""
+"""webhook.server.memory: the heap is trimmed after connections close, and only then."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import aiohttp
 import orjson
 import pytest
 
-from webhook.memory import HeapTrimmer, glibc_malloc_trim
-from webhook.selfsigned import CertificateBundle
-from webhook.server import drain_and_stop, start_server
-from webhook.settings import Settings
-from webhook.tls import server_context
+from webhook.core.settings import Settings
+from webhook.server.app import drain_and_stop, start_server
+from webhook.server.memory import HeapTrimmer, glibc_malloc_trim
+from webhook.server.selfsigned import CertificateBundle
+from webhook.server.tls import server_context
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 

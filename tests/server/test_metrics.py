@@ -1,11 +1,11 @@
-"""webhook.metrics: the per-request tally comes out of /metrics as ordinary Prometheus families,
+"""webhook.server.metrics: the per-request tally comes out of /metrics as ordinary Prometheus families,
 with the same names, labels and histogram semantics prometheus_client's own metrics would give."""
 
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from webhook.metrics import LATENCY_BUCKETS, Metrics
+from webhook.server.metrics import LATENCY_BUCKETS, Metrics
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

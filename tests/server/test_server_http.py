@@ -10,10 +10,12 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
-from webhook import admission, server
-from webhook.review import decode_patch
-from webhook.rules import Rule
-from webhook.server import (
+from webhook.core import admission
+from webhook.core.review import decode_patch
+from webhook.core.rules import Rule
+from webhook.core.settings import Settings
+from webhook.server import app as server
+from webhook.server.app import (
     MAX_CACHED_TARGET,
     MAX_JSON_DEPTH,
     METRICS_KEY,
@@ -23,7 +25,6 @@ from webhook.server import (
     parse_go_duration,
     timeout_in_target,
 )
-from webhook.settings import Settings
 
 JSON = {"Content-Type": "application/json"}
 
@@ -202,7 +203,7 @@ async def test_unexpected_exception_with_uid_admits_with_warning(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(server, "review", broken)
-    with caplog.at_level(logging.INFO, logger="webhook.server"):
+    with caplog.at_level(logging.INFO, logger="webhook.server.app"):
         status, answer = await post(client, zk_review)
     assert status == 200
     response = answer["response"]
@@ -233,7 +234,7 @@ async def test_rule_error_is_logged_at_warning_with_uid_and_counted(
         raise KeyError("spec")
 
     monkeypatch.setattr(admission, "RULES", (Rule("exploding", "test", explode),))
-    with caplog.at_level(logging.INFO, logger="webhook.server"):
+    with caplog.at_level(logging.INFO, logger="webhook.server.app"):
         status, answer = await post(client, zk_review)
     assert status == 200
     assert answer["response"]["allowed"] is True
@@ -246,9 +247,9 @@ async def test_rule_error_is_logged_at_warning_with_uid_and_counted(
 async def test_one_log_line_per_request_with_identity(
     client: Client, zk_review: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="webhook.server"):
+    with caplog.at_level(logging.INFO, logger="webhook.server.app"):
         await post(client, zk_review)
-    records = [r for r in caplog.records if r.name == "webhook.server"]
+    records = [r for r in caplog.records if r.name == "webhook.server.app"]
     assert len(records) == 1
     record = records[0]
     assert record.levelno == logging.INFO

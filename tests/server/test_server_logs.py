@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from webhook.logs import configure, request_logger
-from webhook.server import make_app
-from webhook.settings import Settings
+from webhook.core.settings import Settings
+from webhook.server.app import make_app
+from webhook.server.logs import configure, request_logger
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -23,13 +23,13 @@ def lines(stream: io.StringIO) -> list[str]:
 def test_json_lines_carry_time_level_logger_message_and_identity() -> None:
     stream = io.StringIO()
     configure("INFO", "json", stream)
-    logger = request_logger("uid-1", "data", "zk-0", "CREATE", logging.getLogger("webhook.server"))
+    logger = request_logger("uid-1", "data", "zk-0", "CREATE", logging.getLogger("webhook.server.app"))
     logger.info("patched in %.1f ms", 1.25, extra={"outcome": "patched", "fixes": ["a", "b"]})
     logger.debug("not shown at INFO")
     [line] = lines(stream)
     entry = orjson.loads(line)
     assert entry["level"] == "INFO"
-    assert entry["logger"] == "webhook.server"
+    assert entry["logger"] == "webhook.server.app"
     assert entry["message"] == "patched in 1.2 ms"
     assert entry["time"].endswith("Z") and "T" in entry["time"]
     assert (entry["uid"], entry["namespace"], entry["pod"], entry["operation"]) == ("uid-1", "data", "zk-0", "CREATE")
@@ -58,7 +58,7 @@ def test_text_lines_carry_the_identity_as_key_value_pairs() -> None:
     logger = request_logger("uid-3", "data", "zk-2", "CREATE")
     logger.info("skipped", extra={"reason": "not create", "fixes": []})
     [line] = lines(stream)
-    assert " INFO webhook.server: skipped " in line
+    assert " INFO webhook.server.app: skipped " in line
     assert "uid=uid-3 namespace=data pod=zk-2 operation=CREATE" in line
     assert 'reason="not create"' in line
     assert 'fixes=""' in line
@@ -88,7 +88,7 @@ async def test_server_request_line_in_json(aiohttp_client: Any, settings: Settin
     async with client.post("/mutate", data=orjson.dumps(zk_review), headers={"Content-Type": "application/json"}):
         pass
     entries = [orjson.loads(line) for line in lines(stream)]
-    [entry] = [e for e in entries if e["logger"] == "webhook.server"]
+    [entry] = [e for e in entries if e["logger"] == "webhook.server.app"]
     assert entry["uid"] == zk_review["request"]["uid"]
     assert entry["outcome"] == "patched"
     assert entry["pod"] == "zk-0"

@@ -20,8 +20,9 @@ import orjson
 import pytest
 
 from tests.support import refused
-from webhook.review import decode_patch
-from webhook.server import (
+from webhook.core.review import decode_patch
+from webhook.core.settings import Settings
+from webhook.server.app import (
     IN_FLIGHT_GRACE_SECONDS,
     IN_FLIGHT_KEY,
     READINESS_KEY,
@@ -31,7 +32,6 @@ from webhook.server import (
     run,
     start_server,
 )
-from webhook.settings import Settings
 
 
 async def wait_for(condition: Any, what: str, seconds: float = 2.0) -> None:

@@ -14,10 +14,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from cryptography import x509
 
-from webhook.selfsigned import CertificateBundle, make_ca_and_serving_cert
-from webhook.server import CERT_RELOADER_KEY, METRICS_KEY, make_app
-from webhook.settings import Settings
-from webhook.tls import CertReloader, server_context
+from webhook.core.settings import Settings
+from webhook.server.app import CERT_RELOADER_KEY, METRICS_KEY, make_app
+from webhook.server.selfsigned import CertificateBundle, make_ca_and_serving_cert
+from webhook.server.tls import CertReloader, server_context
 
 JSON = {"Content-Type": "application/json"}
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from webhook.audit import audit_pod, namespace_hint, table
-from webhook.mesh import MeshHint
-from webhook.settings import Settings
+from webhook.cluster.audit import audit_pod, namespace_hint, table
+from webhook.core.mesh import MeshHint
+from webhook.core.settings import Settings
 
 ISTIO_PROXY = {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.9.5"}
 ISTIO_INIT_ARGS = ["istio-iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-b", "*", "-d", "15090,15021,15020"]

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from bench.baseline_server import EXTRA_MODES, mutate, with_extra_work
 from bench.reviews import bodies
-from webhook.review import decode_patch
+from webhook.core.review import decode_patch
 
 Client = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from webhook.catalogue import (
+from webhook.core.catalogue import (
     FIX_KINDS,
     Catalogue,
     CatalogueError,
@@ -212,7 +212,7 @@ def test_env_condition_adds_specificity() -> None:
 
 
 def test_the_shipped_catalogue_is_valid() -> None:
-    catalogue, disabled = parse_catalogue(load_builtin_text(), "webhook/catalogue.yaml")
+    catalogue, disabled = parse_catalogue(load_builtin_text(), "webhook/core/catalogue.yaml")
     assert disabled == ()
     assert catalogue == builtin_catalogue()
     ids = [a.id for a in catalogue.apps]

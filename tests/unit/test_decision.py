@@ -1,4 +1,4 @@
-"""Table tests for webhook.decision: should_mutate (and its precedence), pod_problem, ordinal_of,
+"""Table tests for webhook.core.decision: should_mutate (and its precedence), pod_problem, ordinal_of,
 statefulset_owner."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from webhook.decision import ordinal_of, pod_problem, should_mutate, statefulset_owner
-from webhook.review import parse_review
-from webhook.settings import DEFAULT_EXCLUDED_NAMESPACES
+from webhook.core.decision import ordinal_of, pod_problem, should_mutate, statefulset_owner
+from webhook.core.review import parse_review
+from webhook.core.settings import DEFAULT_EXCLUDED_NAMESPACES
 
 Edit = Callable[[dict[str, Any]], None]
 

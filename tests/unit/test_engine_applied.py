@@ -10,12 +10,12 @@ import jsonpatch
 import pytest
 
 from bench.reviews import bodies
-from webhook.admission import review
-from webhook.engine import EXPLANATION_FIX
-from webhook.mesh import MeshHint
-from webhook.review import decode_patch
-from webhook.rules import APPLIED_ANNOTATION
-from webhook.settings import Settings
+from webhook.core.admission import review
+from webhook.core.engine import EXPLANATION_FIX
+from webhook.core.mesh import MeshHint
+from webhook.core.review import decode_patch
+from webhook.core.rules import APPLIED_ANNOTATION
+from webhook.core.settings import Settings
 
 SETTINGS = Settings(default_hint=MeshHint.parse("istio", "1.9"))
 

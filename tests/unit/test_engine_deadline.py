@@ -1,5 +1,5 @@
-"""The core's deadline: :class:`webhook.engine.Deadline` against an injected clock, and what
-:func:`webhook.admission.review` does when it passes between rules."""
+"""The core's deadline: :class:`webhook.core.engine.Deadline` against an injected clock, and what
+:func:`webhook.core.admission.review` does when it passes between rules."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from webhook.admission import review
-from webhook.engine import Deadline, never
-from webhook.inputs import pod_review
-from webhook.mesh import MeshHint
-from webhook.settings import Settings
+from webhook.core.admission import review
+from webhook.core.engine import Deadline, never
+from webhook.core.inputs import pod_review
+from webhook.core.mesh import MeshHint
+from webhook.core.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Table tests for webhook.mesh: parse_version, MeshHint.parse, inbound_mode, detect(), and the hint
-precedence of webhook.admission.resolve_hint."""
+"""Table tests for webhook.core.mesh: parse_version, MeshHint.parse, inbound_mode, detect(), and the hint
+precedence of webhook.core.admission.resolve_hint."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from webhook.admission import resolve_hint
-from webhook.mesh import MeshHint, Version, detect, inbound_mode, parse_version
-from webhook.settings import Settings
+from webhook.core.admission import resolve_hint
+from webhook.core.mesh import MeshHint, Version, detect, inbound_mode, parse_version
+from webhook.core.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import jsonpatch
 import orjson
 import pytest
 
-from webhook.patch import ContainerRef, PodEditor, escape, parsers_key
+from webhook.core.patch import ContainerRef, PodEditor, escape, parsers_key
 
 APP = ContainerRef("containers", 0)
 

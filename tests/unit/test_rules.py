@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from webhook.commalist import merged_ports, without_ports
-from webhook.mesh import MeshHint
-from webhook.rules.app_config import _rewrite_urls
+from webhook.core.commalist import merged_ports, without_ports
+from webhook.core.mesh import MeshHint
+from webhook.core.rules.app_config import _rewrite_urls
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Pure: run the rules over a pod and collect the patch, the explanation and the warnings.
 
-The pod dict is edited in place through a :class:`~webhook.patch.PodEditor`, so the patch is the
+The pod dict is edited in place through a :class:`~webhook.core.patch.PodEditor`, so the patch is the
 list of ops the rules made (O(changes)). When any fix changed the pod, the explanation annotation
 ``stsmesh.io/applied`` lists the fix ids (merged with what an earlier invocation listed). Running
 again on the result changes nothing: every rule checks the desired state before it edits.
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from webhook.catalogue import AppMatch
-from webhook.commalist import merged_names
-from webhook.mesh import MeshContext
-from webhook.patch import PodEditor
-from webhook.review import PatchOp
-from webhook.rules import APPLIED_ANNOTATION, Change, Note, Report, Rule, RuleContext
+from webhook.core.catalogue import AppMatch
+from webhook.core.commalist import merged_names
+from webhook.core.mesh import MeshContext
+from webhook.core.patch import PodEditor
+from webhook.core.review import PatchOp
+from webhook.core.rules import APPLIED_ANNOTATION, Change, Note, Report, Rule, RuleContext
 
 
 class DeadlineExceeded(Exception):

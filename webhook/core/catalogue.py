@@ -1,6 +1,6 @@
 """Pure: the app catalogue — which apps we recognise and which fixes each one gets — as data.
 
-The catalogue is YAML (``webhook/catalogue.yaml`` ships with the package; a user file or ConfigMap
+The catalogue is YAML (``webhook/core/catalogue.yaml`` ships with the package; a user file or ConfigMap
 can add apps or override shipped ones by ``id``). This module validates it strictly, so a typo in
 a user file fails at start-up with the path of the bad key, never on the request path.
 
@@ -373,11 +373,11 @@ def _check_params(kind: str, params: object, where: str) -> None:
 
 
 def load_builtin_text() -> str:
-    return resources.files("webhook").joinpath("catalogue.yaml").read_text(encoding="utf-8")
+    return resources.files("webhook.core").joinpath("catalogue.yaml").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
 def builtin_catalogue() -> Catalogue:
     """The catalogue shipped in the package (parsed once)."""
-    catalogue, _ = parse_catalogue(load_builtin_text(), "webhook/catalogue.yaml")
+    catalogue, _ = parse_catalogue(load_builtin_text(), "webhook/core/catalogue.yaml")
     return catalogue

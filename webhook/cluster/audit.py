@@ -1,7 +1,7 @@
 """Pure: the mesh audit of running StatefulSet pods — what stsmesh would fix today, what a mesh
 upgrade (or downgrade) across Istio 1.10 / Linkerd 2.11 would break, and conflicting annotations.
 
-It runs the webhook's own :func:`~webhook.admission.review` on each stored pod as if it were being
+It runs the webhook's own :func:`~webhook.core.admission.review` on each stored pod as if it were being
 created now: any patch means the pod lacks fixes and needs a restart to get them. It then reviews
 the pod on both sides of the inbound-forwarding line (127.0.0.1 vs pod IP) to say which side the
 app breaks on, and reads the pod's mesh annotations and injected init container for conflicts
@@ -16,19 +16,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhook.admission import review
-from webhook.commalist import covers, split_list
-from webhook.decision import statefulset_owner
-from webhook.inputs import pod_review
-from webhook.mesh import MeshContext, MeshHint, detect
-from webhook.rules.mesh_ports import (
+from webhook.core.admission import review
+from webhook.core.commalist import covers, split_list
+from webhook.core.decision import statefulset_owner
+from webhook.core.inputs import pod_review
+from webhook.core.mesh import MeshContext, MeshHint, detect
+from webhook.core.rules.mesh_ports import (
     ISTIO_EXCLUDE_IN,
     ISTIO_EXCLUDE_OUT,
     ISTIO_INCLUDE_IN,
     LINKERD_OPAQUE,
     LINKERD_SKIP_IN,
 )
-from webhook.settings import Settings
+from webhook.core.settings import Settings
 
 SIDES = {
     "istio": (MeshHint("istio", (1, 9)), MeshHint("istio", (1, 22))),

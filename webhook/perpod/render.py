@@ -20,8 +20,8 @@ Linkerd and "no mesh" get per-pod Services only. Every object carries ``app.kube
 stsmesh``, ``stsmesh.io/statefulset`` and ``stsmesh.io/ordinal`` (how the reconcile controller finds,
 re-renders and prunes them) and, when the StatefulSet came from the cluster (``metadata.uid`` is set),
 an ownerReference so that they are deleted with it. Every choice comes back as a note saying why.
-Option errors are ``ValueError`` (a usage problem); input errors are :class:`webhook.inputs.InputError`.
-The command-line edge is :mod:`webhook.rendercmd`.
+Option errors are ``ValueError`` (a usage problem); input errors are :class:`webhook.core.inputs.InputError`.
+The command-line edge is :mod:`webhook.perpod.command`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
-from webhook.inputs import InputError, pod_from_statefulset
-from webhook.mesh import ISTIO_POD_IP_SINCE, MeshContext, MeshHint, Version, detect, format_version
+from webhook.core.inputs import InputError, pod_from_statefulset
+from webhook.core.mesh import ISTIO_POD_IP_SINCE, MeshContext, MeshHint, Version, detect, format_version
 
 SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
 OUTSIDE_SERVICE_TYPES = ("LoadBalancer", "NodePort")

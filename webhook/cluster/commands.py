@@ -1,8 +1,8 @@
 """Edge: the cluster-facing commands — certs, register, unregister, enable, disable, status.
 
 Each function takes parsed arguments and an output stream and returns an exit code; the objects
-come from the pure :mod:`webhook.manifests` and :mod:`webhook.certs`, the API calls from
-:mod:`webhook.kube`. Errors are one line that says what to do next.
+come from the pure :mod:`webhook.cluster.manifests` and :mod:`webhook.core.certs`, the API calls from
+:mod:`webhook.cluster.kube`. Errors are one line that says what to do next.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from webhook import certs, manifests
+from webhook.cluster import manifests
+from webhook.core import certs
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -302,7 +303,7 @@ def _api(args: argparse.Namespace) -> Any:
 def _kube_module() -> Any:
     # Imported on first use: the kubernetes client costs ~30 MiB and ~0.3 s, and `serve` and
     # `dry-run` never need it.
-    from webhook import kube
+    from webhook.cluster import kube
 
     return kube
 
@@ -418,10 +419,10 @@ def _probe_url(url: str, ca: bytes) -> list[Check]:
 def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     import json
 
-    from webhook import audit
-    from webhook.catalogue import CatalogueError, builtin_catalogue, parse_catalogue
-    from webhook.mesh import MeshHint
-    from webhook.settings import Settings
+    from webhook.cluster import audit
+    from webhook.core.catalogue import CatalogueError, builtin_catalogue, parse_catalogue
+    from webhook.core.mesh import MeshHint
+    from webhook.core.settings import Settings
 
     try:
         default_hint = MeshHint.parse(args.mesh, args.mesh_version)
@@ -470,8 +471,9 @@ def cmd_per_pod_controller(args: argparse.Namespace, out: TextIO) -> int:
     import signal
     import threading
 
-    from webhook import logs, perpodctl
-    from webhook.mesh import MeshHint
+    from webhook.core.mesh import MeshHint
+    from webhook.perpod import controller as perpodctl
+    from webhook.server import logs
 
     try:
         hint = MeshHint.parse(args.mesh, args.mesh_version)

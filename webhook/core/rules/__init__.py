@@ -1,10 +1,10 @@
 """Pure: the rule contract, the context rules read, and the report they write.
 
 A rule is a small named function ``(editor, ctx, report) -> None``. It edits the pod only through
-the :class:`~webhook.patch.PodEditor` (which records the JSONPatch ops), and tells the report what
+the :class:`~webhook.core.patch.PodEditor` (which records the JSONPatch ops), and tells the report what
 it changed and why (:meth:`Report.record`), what it found already in place (:meth:`Report.note`)
 and what the user should know (:meth:`Report.warn`). Rules never raise on odd pods on purpose;
-if one does, the engine admits the pod unchanged with a warning (see ``webhook.engine``).
+if one does, the engine admits the pod unchanged with a warning (see ``webhook.core.engine``).
 
 Families, one module each: ``identity`` (pod identity labels), ``app_config`` (bind/advertise
 settings from the catalogue), ``mesh_ports`` (port exclusions and opaque ports, merged into mesh
@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from webhook.catalogue import AppMatch
-from webhook.mesh import MeshContext
-from webhook.patch import PodEditor
-from webhook.review import PatchOp
+from webhook.core.catalogue import AppMatch
+from webhook.core.mesh import MeshContext
+from webhook.core.patch import PodEditor
+from webhook.core.review import PatchOp
 
 SKIP_FIXES_ANNOTATION = "stsmesh.io/skip-fixes"
 APPLIED_ANNOTATION = "stsmesh.io/applied"
@@ -103,6 +103,6 @@ class Rule:
 
 def default_rules() -> tuple[Rule, ...]:
     """The rules in the order they run."""
-    from webhook.rules import app_config, identity, mesh_ports, startup
+    from webhook.core.rules import app_config, identity, mesh_ports, startup
 
     return (identity.RULE, app_config.RULE, mesh_ports.RULE, startup.RULE)

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from webhook.mesh import ISTIO_PROXY, LINKERD_PROXY, MeshContext
-from webhook.patch import PodEditor
-from webhook.rules import Report, Rule, RuleContext
+from webhook.core.mesh import ISTIO_PROXY, LINKERD_PROXY, MeshContext
+from webhook.core.patch import PodEditor
+from webhook.core.rules import Report, Rule, RuleContext
 
 ISTIO_PROXY_CONFIG = "proxy.istio.io/config"
 HOLD_KEY = "holdApplicationUntilProxyStarts"

@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from webhook.catalogue import AppMatch, Fix
-from webhook.commalist import merged_ports, split_list, without_ports
-from webhook.mesh import MeshContext, Version, format_version, parse_version
-from webhook.patch import ContainerRef, PodEditor
-from webhook.rules import Report, Rule, RuleContext
+from webhook.core.catalogue import AppMatch, Fix
+from webhook.core.commalist import merged_ports, split_list, without_ports
+from webhook.core.mesh import MeshContext, Version, format_version, parse_version
+from webhook.core.patch import ContainerRef, PodEditor
+from webhook.core.rules import Report, Rule, RuleContext
 
 ISTIO_EXCLUDE_IN = "traffic.sidecar.istio.io/excludeInboundPorts"
 ISTIO_INCLUDE_IN = "traffic.sidecar.istio.io/includeInboundPorts"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from webhook.review import PatchOp
+from webhook.core.review import PatchOp
 
 ContainerList = Literal["containers", "initContainers"]
 

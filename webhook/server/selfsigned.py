@@ -7,7 +7,7 @@
 * :func:`make_ca_and_serving_cert` / :func:`issue_serving_cert` give PEM bytes so tests can trust
   exactly one CA and rotate serving certificates under it.
 
-The certificates themselves are built by :mod:`webhook.certs` (ECDSA P-256, SHA-256, SANs).
+The certificates themselves are built by :mod:`webhook.core.certs` (ECDSA P-256, SHA-256, SANs).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from webhook import certs
+from webhook.core import certs
 
 LOCAL_DNS_NAMES = ("localhost",)
 LOCAL_IP_ADDRESSES = ("127.0.0.1", "::1")

@@ -1,6 +1,6 @@
 """Pure: the one seam the server and the dry-run CLI share — an AdmissionReview in, a response out.
 
-``review(body, settings)`` parses the envelope (raising :class:`~webhook.review.InvalidReview` for
+``review(body, settings)`` parses the envelope (raising :class:`~webhook.core.review.InvalidReview` for
 a body with no answerable request: the server's 400), decides whether to mutate, works out the
 mesh context, runs the rules and builds the response in the request's apiVersion. Whatever happens
 after parsing, the result is a well-formed review:
@@ -20,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from webhook.commalist import split_list
-from webhook.decision import Decision, pod_problem, should_mutate
-from webhook.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, never, run_rules
-from webhook.mesh import MeshHint, detect
-from webhook.patch import PodEditor
-from webhook.review import AdmissionRequest, Outcome, allowed, denied, finalize, parse_review, patched
-from webhook.rules import SKIP_FIXES_ANNOTATION, RuleContext, default_rules
-from webhook.settings import Settings
+from webhook.core.commalist import split_list
+from webhook.core.decision import Decision, pod_problem, should_mutate
+from webhook.core.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, never, run_rules
+from webhook.core.mesh import MeshHint, detect
+from webhook.core.patch import PodEditor
+from webhook.core.review import AdmissionRequest, Outcome, allowed, denied, finalize, parse_review, patched
+from webhook.core.rules import SKIP_FIXES_ANNOTATION, RuleContext, default_rules
+from webhook.core.settings import Settings
 
 RULES = default_rules()
 

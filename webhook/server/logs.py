@@ -36,7 +36,7 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class TextFormatter(logging.Formatter):
-    """``2024-05-01T12:00:00.123Z INFO webhook.server: message uid=... outcome=...``"""
+    """``2024-05-01T12:00:00.123Z INFO webhook.server.app: message uid=... outcome=...``"""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -140,7 +140,7 @@ def request_logger(
     logger: logging.Logger | None = None,
 ) -> RequestLogger:
     """A logger for one admission request: every line carries uid, namespace, pod and operation."""
-    base = logger if logger is not None else logging.getLogger("webhook.server")
+    base = logger if logger is not None else logging.getLogger("webhook.server.app")
     return RequestLogger(base, request_identity(uid, namespace, name, operation))
 
 

@@ -3,7 +3,7 @@
 Opt in per StatefulSet with the annotation ``stsmesh.io/per-pod: "true"``; options come from
 annotations too (``stsmesh.io/per-pod-service-type``, ``stsmesh.io/per-pod-host-pattern``,
 ``stsmesh.io/per-pod-mesh`` as ``istio:1.9``), falling back to the controller's flags. For each such
-StatefulSet the desired objects are what :func:`webhook.perpod.render_statefulset` renders for its
+StatefulSet the desired objects are what :func:`webhook.perpod.render.render_statefulset` renders for its
 current ``spec.replicas`` (the same function as ``stsmesh render per-pod``); the controller:
 
 * creates what is missing (scale-up) and patches what drifted;
@@ -30,8 +30,8 @@ from typing import Any, cast
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from webhook.mesh import MeshHint
-from webhook.perpod import (
+from webhook.core.mesh import MeshHint
+from webhook.perpod.render import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     STATEFULSET_LABEL,

@@ -8,8 +8,8 @@ Existing values are never changed.
 
 from __future__ import annotations
 
-from webhook.patch import PodEditor
-from webhook.rules import Report, Rule, RuleContext
+from webhook.core.patch import PodEditor
+from webhook.core.rules import Report, Rule, RuleContext
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"

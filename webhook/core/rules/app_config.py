@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from webhook.catalogue import AppMatch, Fix
-from webhook.patch import ContainerRef, PodEditor
-from webhook.rules import Report, Rule, RuleContext
+from webhook.core.catalogue import AppMatch, Fix
+from webhook.core.patch import ContainerRef, PodEditor
+from webhook.core.rules import Report, Rule, RuleContext
 
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "[::]", "::"})
 ALL_INTERFACES = "0.0.0.0"

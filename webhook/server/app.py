@@ -1,4 +1,4 @@
-"""Edge: the HTTPS server. HTTP in and out around :func:`webhook.admission.review`, probes, metrics,
+"""Edge: the HTTPS server. HTTP in and out around :func:`webhook.core.admission.review`, probes, metrics,
 and the process lifecycle (TLS, certificate reload, graceful shutdown).
 
 How a ``POST /mutate[/{mesh}[/{version}]]`` is answered. HTTP errors are only for requests that are
@@ -9,7 +9,7 @@ about the pod is an AdmissionReview with 200:
 * 415 — ``Content-Type`` is not ``application/json`` (checked before the body is read);
 * 413 — body over ``settings.max_body_bytes``;
 * 400 — empty body, invalid JSON, JSON nested deeper than :data:`MAX_JSON_DEPTH`, or not an
-  AdmissionReview with a uid (:class:`~webhook.review.InvalidReview`);
+  AdmissionReview with a uid (:class:`~webhook.core.review.InvalidReview`);
 * 200 — every AdmissionReview with a uid, answered in its own apiVersion;
 * 200, allowed with a warning — an unexpected exception once the uid is known (logged with its
   traceback and counted); 400 if it happens before.
@@ -45,16 +45,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from webhook.admission import ReviewResult, review
-from webhook.engine import Deadline, never
-from webhook.logs import request_identity
-from webhook.memory import HeapTrimmer, glibc_malloc_trim
-from webhook.mesh import MeshHint
-from webhook.metrics import EXPOSITION_CONTENT_TYPE, Metrics
-from webhook.review import AdmissionRequest, InvalidReview, allowed, clip, finalize, parse_review
-from webhook.selfsigned import write_self_signed
-from webhook.settings import Settings
-from webhook.tls import CertReloader, ReloadResult, ServingCertificate, server_context
+from webhook.core.admission import ReviewResult, review
+from webhook.core.engine import Deadline, never
+from webhook.core.mesh import MeshHint
+from webhook.core.review import AdmissionRequest, InvalidReview, allowed, clip, finalize, parse_review
+from webhook.core.settings import Settings
+from webhook.server.logs import request_identity
+from webhook.server.memory import HeapTrimmer, glibc_malloc_trim
+from webhook.server.metrics import EXPOSITION_CONTENT_TYPE, Metrics
+from webhook.server.selfsigned import write_self_signed
+from webhook.server.tls import CertReloader, ReloadResult, ServingCertificate, server_context
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ CERT_RELOADER_KEY = web.AppKey("cert_reloader", CertReloader)
 
 def make_app(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> web.Application:
     """The web application. With ``ssl_context`` (the one the listener serves) and
-    ``settings.cert_file``, a :class:`~webhook.tls.CertReloader` keeps that context's certificate
+    ``settings.cert_file``, a :class:`~webhook.server.tls.CertReloader` keeps that context's certificate
     current while the app runs."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     metrics = Metrics()

@@ -1,6 +1,6 @@
 """Edge: the `stsmesh` command line — argument parsing, files, printing, exit codes.
 
-Every command builds a :class:`~webhook.settings.Settings` from flags over ``STSMESH_*`` environment
+Every command builds a :class:`~webhook.core.settings.Settings` from flags over ``STSMESH_*`` environment
 variables over defaults, then calls into the core (``dry-run``) or the server edge (``serve``).
 """
 
@@ -18,15 +18,17 @@ from typing import Any, TextIO
 import jsonpatch
 import yaml
 
-from webhook import __version__, clustercmd, rendercmd
-from webhook.admission import review
-from webhook.catalogue import Catalogue, CatalogueError, builtin_catalogue, parse_catalogue
-from webhook.explain import explain
-from webhook.files import read_source
-from webhook.inputs import InputError, load_documents, reviews_from
-from webhook.mesh import MESH_CHOICES, MeshHint
-from webhook.review import InvalidReview, decode_patch
-from webhook.settings import Settings, SettingsError, env_overrides, parse_namespace_hints
+from webhook import __version__
+from webhook.cli.explain import explain
+from webhook.cli.files import read_source
+from webhook.cluster import commands as clustercmd
+from webhook.core.admission import review
+from webhook.core.catalogue import Catalogue, CatalogueError, builtin_catalogue, parse_catalogue
+from webhook.core.inputs import InputError, load_documents, reviews_from
+from webhook.core.mesh import MESH_CHOICES, MeshHint
+from webhook.core.review import InvalidReview, decode_patch
+from webhook.core.settings import Settings, SettingsError, env_overrides, parse_namespace_hints
+from webhook.perpod import command as rendercmd
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -276,7 +278,8 @@ def cmd_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
 def cmd_serve(settings: Settings) -> int:
     import asyncio
 
-    from webhook import logs, server
+    from webhook.server import app as server
+    from webhook.server import logs
 
     logs.configure(settings.log_level, settings.log_format)
     asyncio.run(server.run(settings))

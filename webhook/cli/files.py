@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from webhook.inputs import InputError
+from webhook.core.inputs import InputError
 
 
 def read_source(path: str, stdin: TextIO) -> str:

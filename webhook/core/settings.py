@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-from webhook.catalogue import Catalogue, builtin_catalogue
-from webhook.mesh import MeshHint
+from webhook.core.catalogue import Catalogue, builtin_catalogue
+from webhook.core.mesh import MeshHint
 
 RuleErrorPolicy = Literal["allow", "deny"]
 

@@ -1,6 +1,6 @@
 """Edge: the few Kubernetes API calls the CLI makes (register, unregister, enable, disable, status).
 
-Thin on purpose: the objects come from :mod:`webhook.manifests` as plain dicts and go out as they
+Thin on purpose: the objects come from :mod:`webhook.cluster.manifests` as plain dicts and go out as they
 are (never through the client's model classes, which drop fields they do not know); answers come
 back as plain dicts too. Every failure becomes a :class:`KubeError` whose message says what to do.
 Never used on the request path.
@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from webhook.manifests import ENABLE_LABEL, ENABLE_VALUE, WEBHOOK_CONFIGURATION_NAME, namespace_label_patch
+from webhook.cluster.manifests import ENABLE_LABEL, ENABLE_VALUE, WEBHOOK_CONFIGURATION_NAME, namespace_label_patch
 
 T = TypeVar("T")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from webhook.admission import ReviewResult
-from webhook.mesh import MeshContext
+from webhook.core.admission import ReviewResult
+from webhook.core.mesh import MeshContext
 
 INBOUND_TEXT = {
     "localhost": "forwards inbound traffic to 127.0.0.1",

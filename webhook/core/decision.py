@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from webhook.review import AdmissionRequest, clip, describe
+from webhook.core.review import AdmissionRequest, clip, describe
 
 SKIP_ANNOTATION = "stsmesh.io/skip"
 TRUE_VALUES = frozenset({"true", "yes", "1", "on"})

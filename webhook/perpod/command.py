@@ -1,7 +1,7 @@
 """Edge: ``stsmesh render per-pod`` — read a StatefulSet file, print the per-pod objects and why.
 
-Parses the flags into :class:`webhook.perpod.PerPodOptions`, reads the file (or standard input),
-calls the pure :func:`webhook.perpod.render_documents` and prints the objects: YAML documents with the
+Parses the flags into :class:`webhook.perpod.render.PerPodOptions`, reads the file (or standard input),
+calls the pure :func:`webhook.perpod.render.render_documents` and prints the objects: YAML documents with the
 notes as comments on top (the default), or a JSON ``List`` with the notes on standard error. Exit
 codes follow ``dry-run``: 0 done, 2 bad flags or options, 3 unreadable input (e.g. no StatefulSet).
 """
@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 import yaml
 
-from webhook.files import read_source
-from webhook.inputs import InputError, load_documents
-from webhook.mesh import MESH_CHOICES, MeshHint
-from webhook.perpod import (
+from webhook.cli.files import read_source
+from webhook.core.inputs import InputError, load_documents
+from webhook.core.mesh import MESH_CHOICES, MeshHint
+from webhook.perpod.render import (
     COMMAND_PREFIX,
     DEFAULT_CLUSTER_DOMAIN,
     SERVICE_TYPES,
