@@ -11,19 +11,17 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from webhook.core import admission
+from webhook.core.admission import deadline_check, parse_go_duration, timeout_in_target
+from webhook.core.deadline import MAX_CACHED_TARGET
 from webhook.core.review import decode_patch
 from webhook.core.rules import Rule
 from webhook.core.settings import Settings
 from webhook.server import app as server
 from webhook.server.app import (
-    MAX_CACHED_TARGET,
     MAX_JSON_DEPTH,
     METRICS_KEY,
     READINESS_KEY,
-    deadline_check,
     make_app,
-    parse_go_duration,
-    timeout_in_target,
 )
 
 JSON = {"Content-Type": "application/json"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from webhook.core.admission import review
-from webhook.core.engine import Deadline, never
+from webhook.core.deadline import Deadline, never
 from webhook.core.inputs import pod_review
 from webhook.core.mesh import MeshHint
 from webhook.core.settings import Settings

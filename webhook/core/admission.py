@@ -18,18 +18,40 @@ afterwards pass a copy (the CLI does; the server owns a freshly parsed body).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from webhook.core.commalist import split_list
+from webhook.core.deadline import deadline_check, never, parse_go_duration, timeout_in_target
 from webhook.core.decision import Decision, pod_problem, should_mutate
-from webhook.core.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, never, run_rules
+from webhook.core.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, run_rules
 from webhook.core.mesh import MeshHint, detect
 from webhook.core.patch import PodEditor
-from webhook.core.review import AdmissionRequest, Outcome, allowed, denied, finalize, parse_review, patched
+from webhook.core.review import (
+    AdmissionRequest,
+    InvalidReview,
+    Outcome,
+    allowed,
+    denied,
+    finalize,
+    parse_review,
+    patched,
+)
 from webhook.core.rules import SKIP_FIXES_ANNOTATION, RuleContext, default_rules
 from webhook.core.settings import Settings
 
 RULES = default_rules()
+
+__all__ = [
+    "InvalidReview",
+    "ReviewResult",
+    "deadline_check",
+    "hint_from_path",
+    "internal_error_response",
+    "parse_go_duration",
+    "resolve_hint",
+    "review",
+    "timeout_in_target",
+]
 
 
 class ReviewResult:
@@ -59,6 +81,26 @@ def resolve_hint(settings: Settings, namespace: str, path_hint: MeshHint | None)
     if path_hint is not None and path_hint.mesh is not None:
         return path_hint
     return settings.namespace_hints.get(namespace) or settings.default_hint
+
+
+def hint_from_path(mesh: str | None, version: str | None) -> MeshHint | None:
+    """The mesh named in the webhook URL path (``/mutate/istio/1.9``), or None for plain ``/mutate``;
+    ValueError when the path names no mesh we know or an unreadable version (the server's 404)."""
+    if mesh is None:
+        return None
+    return MeshHint.parse(mesh, version)
+
+
+def internal_error_response(body: object, error: BaseException) -> dict[str, Any] | None:
+    """What stsmesh answers when handling a request failed unexpectedly (a bug): a bug must not fail
+    pod creation, so the pod is admitted unchanged with a warning, in the request's own apiVersion.
+    None when ``body`` has no uid to answer (the server's 400)."""
+    try:
+        request = parse_review(body)
+    except Exception:
+        return None
+    warning = f"stsmesh: pod admitted unchanged: internal error ({type(error).__name__}); see the webhook logs"
+    return finalize(request, allowed([warning]))
 
 
 def review(

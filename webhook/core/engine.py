@@ -13,6 +13,7 @@ from typing import Final
 
 from webhook.core.catalogue import AppMatch
 from webhook.core.commalist import merged_names
+from webhook.core.deadline import never
 from webhook.core.mesh import MeshContext
 from webhook.core.patch import PodEditor
 from webhook.core.review import PatchOp
@@ -21,27 +22,6 @@ from webhook.core.rules import APPLIED_ANNOTATION, Change, Note, Report, Rule, R
 
 class DeadlineExceeded(Exception):
     """The request's deadline passed between two rules."""
-
-
-def never() -> bool:
-    """An ``expired()`` for callers without a deadline."""
-    return False
-
-
-class Deadline:
-    """An ``expired()`` that is true once ``clock()`` reaches ``at``.
-
-    The caller passes the clock (the server: ``time.monotonic``), so the core reads none of its own;
-    and being a compiled callable, checking it between rules costs a C call where a closure made in
-    the server would run interpreted.
-    """
-
-    def __init__(self, at: float, clock: Callable[[], float]) -> None:
-        self.at: Final = at
-        self.clock: Final = clock
-
-    def __call__(self) -> bool:
-        return self.clock() >= self.at
 
 
 class RuleFailed(Exception):

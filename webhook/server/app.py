@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import logging
-import re
 import shutil
 import signal
 import ssl
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +42,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from webhook.core.admission import ReviewResult, review
-from webhook.core.engine import Deadline, never
+from webhook.core.admission import (
+    InvalidReview,
+    ReviewResult,
+    deadline_check,
+    hint_from_path,
+    internal_error_response,
+    review,
+)
 from webhook.core.mesh import MeshHint
-from webhook.core.review import AdmissionRequest, InvalidReview, allowed, clip, finalize, parse_review
+from webhook.core.review import clip
 from webhook.core.settings import Settings
 from webhook.server.logs import request_identity
 from webhook.server.memory import HeapTrimmer, glibc_malloc_trim
@@ -265,20 +268,20 @@ class MutateHandler:
         )
 
     def _internal_error(self, request: web.Request, exc: Exception, body: object, started: float) -> web.Response:
-        """A bug must not fail pod creation: with a uid to answer, admit unchanged with a warning; else 400.
-        Called from an ``except`` block, so the traceback is logged."""
+        """Answer as the core says we answer a bug (:func:`~webhook.core.admission.internal_error_response`):
+        200 admitting the pod unchanged when the body has a uid, else 400. Called from an ``except``
+        block, so the traceback is logged."""
         self.metrics.internal_errors.inc()
-        admission_request = _parsed_or_none(body)
-        uid = admission_request.uid if admission_request is not None else ""
+        answer = internal_error_response(body, exc)
+        uid = str(answer["response"]["uid"]) if answer is not None else ""
         log.exception(
             "unexpected error while handling an admission request", extra={"uid": uid, "outcome": "internal-error"}
         )
-        if admission_request is None:
+        if answer is None:
             message = f"stsmesh could not handle the request ({type(exc).__name__})"
             return self._answer_otherwise(request, 400, {"error": message}, "internal-error", "", message, started)
-        warning = f"stsmesh: pod admitted unchanged: internal error ({type(exc).__name__}); see the webhook logs"
-        answer = finalize(admission_request, allowed([warning]))
-        return self._answer_otherwise(request, 200, answer, "internal-error", uid, warning, started)
+        warnings = answer["response"]["warnings"]
+        return self._answer_otherwise(request, 200, answer, "internal-error", uid, str(warnings[0]), started)
 
     def _answer_otherwise(
         self,
@@ -305,7 +308,7 @@ class MutateHandler:
 
 def _route_hint(request: web.Request, route_parts: Mapping[str, str]) -> MeshHint | None:
     try:
-        return path_hint(route_parts.get("mesh"), route_parts.get("version"))
+        return hint_from_path(route_parts.get("mesh"), route_parts.get("version"))
     except ValueError as exc:
         raise Rejected(404, "unknown-mesh", f"{request.path}: {exc}") from None
 
@@ -335,61 +338,6 @@ async def _read_json(request: web.Request, max_body_bytes: int) -> object:
 
 def _too_large(max_body_bytes: int) -> Rejected:
     return Rejected(413, "too-large", f"body is larger than the {max_body_bytes}-byte limit")
-
-
-def _parsed_or_none(body: object) -> AdmissionRequest | None:
-    try:
-        return parse_review(body)
-    except Exception:
-        return None
-
-
-def path_hint(mesh: str | None, version: str | None) -> MeshHint | None:
-    """The mesh named in the URL path, or None for plain ``/mutate``; ValueError when unknown."""
-    if mesh is None:
-        return None
-    return MeshHint.parse(mesh, version)
-
-
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_GO_DURATION = re.compile(rf"(?:{_GO_DURATION_PART.pattern})+")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_go_duration(text: str) -> float | None:
-    """Seconds in a Go duration (``10s``, ``1m30s``, ``500ms``; a bare number counts as seconds);
-    None when unreadable or negative."""
-    text = text.strip()
-    with contextlib.suppress(ValueError):
-        seconds = float(text)
-        return seconds if seconds >= 0 else None
-    if not _GO_DURATION.fullmatch(text):
-        return None
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _GO_DURATION_PART.findall(text))
-
-
-def timeout_in_target(target: str) -> float | None:
-    """Seconds in the ``timeout`` query parameter of a request target (``/mutate?timeout=10s``), as
-    the apiserver sends its webhook timeout; None when absent or unreadable."""
-    values = urllib.parse.parse_qs(target.partition("?")[2]).get("timeout")
-    return parse_go_duration(values[0]) if values else None
-
-
-MAX_CACHED_TARGET = 256
-"""Request targets up to this long have their timeout remembered (the apiserver sends the same one
-on every call to a webhook); longer ones are parsed every time rather than kept."""
-
-_cached_timeout = functools.lru_cache(maxsize=64)(timeout_in_target)
-
-
-def deadline_check(target: str, started: float, margin_seconds: float) -> Callable[[], bool]:
-    """``expired()`` for the core: true once the ``timeout`` in the request ``target`` minus the
-    margin has passed since ``started`` (``time.monotonic()``). No or unreadable ``timeout``: never
-    expires."""
-    seconds = _cached_timeout(target) if len(target) <= MAX_CACHED_TARGET else timeout_in_target(target)
-    if seconds is None:
-        return never
-    return Deadline(started + seconds - margin_seconds, time.monotonic)
 
 
 def _pod_name(result: ReviewResult) -> str:
