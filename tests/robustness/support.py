@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from webhook.core.settings import Settings
-from webhook.server.app import METRICS_KEY, RunningServer, drain_and_stop, start_server
+from webhook.server.app import METRICS_KEY
+from webhook.server.lifecycle import RunningServer, drain_and_stop, start_server
 from webhook.server.selfsigned import CertificateBundle
 
 LARGE = os.environ.get("STSMESH_FUZZ_LARGE") == "1"

@@ -24,7 +24,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from tests.robustness.support import TrustOnly, write_pair
 from webhook.core.settings import Settings
-from webhook.server.app import APISERVER_IDLE_TIMEOUT_SECONDS, RunningServer, drain_and_stop, start_server
+from webhook.server.lifecycle import APISERVER_IDLE_TIMEOUT_SECONDS, RunningServer, drain_and_stop, start_server
 from webhook.server.selfsigned import CertificateBundle
 from webhook.server.tls import server_context
 

@@ -33,7 +33,8 @@ from cryptography import x509
 from tests.robustness.support import Figure, SerialOf, TrustOnly
 from webhook.core.review import decode_patch
 from webhook.core.settings import Settings
-from webhook.server.app import CERT_RELOADER_KEY, METRICS_KEY, RunningServer, drain_and_stop, start_server
+from webhook.server.app import CERT_RELOADER_KEY, METRICS_KEY
+from webhook.server.lifecycle import RunningServer, drain_and_stop, start_server
 from webhook.server.selfsigned import CertificateBundle
 from webhook.server.tls import CertReloader, server_context
 

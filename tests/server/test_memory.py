@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from webhook.core.settings import Settings
-from webhook.server.app import drain_and_stop, start_server
+from webhook.server.lifecycle import drain_and_stop, start_server
 from webhook.server.memory import HeapTrimmer, glibc_malloc_trim
 from webhook.server.selfsigned import CertificateBundle
 from webhook.server.tls import server_context

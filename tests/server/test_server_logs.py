@@ -11,9 +11,11 @@ import pytest
 
 from webhook.core.settings import Settings
 from webhook.server.app import make_app
-from webhook.server.logs import configure, request_logger
+from webhook.server.logs import configure, request_identity
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
+
+APP_LOGGER = "webhook.server.app"
 
 
 def lines(stream: io.StringIO) -> list[str]:
@@ -23,9 +25,10 @@ def lines(stream: io.StringIO) -> list[str]:
 def test_json_lines_carry_time_level_logger_message_and_identity() -> None:
     stream = io.StringIO()
     configure("INFO", "json", stream)
-    logger = request_logger("uid-1", "data", "zk-0", "CREATE", logging.getLogger("webhook.server.app"))
-    logger.info("patched in %.1f ms", 1.25, extra={"outcome": "patched", "fixes": ["a", "b"]})
-    logger.debug("not shown at INFO")
+    logger = logging.getLogger(APP_LOGGER)
+    identity = request_identity("uid-1", "data", "zk-0", "CREATE")
+    logger.info("patched in %.1f ms", 1.25, extra={**identity, "outcome": "patched", "fixes": ["a", "b"]})
+    logger.debug("not shown at INFO", extra=identity)
     [line] = lines(stream)
     entry = orjson.loads(line)
     assert entry["level"] == "INFO"
@@ -40,11 +43,12 @@ def test_json_lines_carry_time_level_logger_message_and_identity() -> None:
 def test_json_exception_is_one_line_with_the_traceback() -> None:
     stream = io.StringIO()
     configure("INFO", "json", stream)
-    logger = request_logger("uid-2", "data", "zk-1", "CREATE")
     try:
         raise ValueError("bad pod")
     except ValueError:
-        logger.exception("unexpected error")
+        logging.getLogger(APP_LOGGER).exception(
+            "unexpected error", extra=request_identity("uid-2", "data", "zk-1", "CREATE")
+        )
     [line] = lines(stream)
     entry = orjson.loads(line)
     assert entry["level"] == "ERROR"
@@ -55,8 +59,8 @@ def test_json_exception_is_one_line_with_the_traceback() -> None:
 def test_text_lines_carry_the_identity_as_key_value_pairs() -> None:
     stream = io.StringIO()
     configure("debug", "text", stream)
-    logger = request_logger("uid-3", "data", "zk-2", "CREATE")
-    logger.info("skipped", extra={"reason": "not create", "fixes": []})
+    identity = request_identity("uid-3", "data", "zk-2", "CREATE")
+    logging.getLogger(APP_LOGGER).info("skipped", extra={**identity, "reason": "not create", "fixes": []})
     [line] = lines(stream)
     assert " INFO webhook.server.app: skipped " in line
     assert "uid=uid-3 namespace=data pod=zk-2 operation=CREATE" in line

@@ -22,16 +22,8 @@ import pytest
 from tests.support import refused
 from webhook.core.review import decode_patch
 from webhook.core.settings import Settings
-from webhook.server.app import (
-    IN_FLIGHT_GRACE_SECONDS,
-    IN_FLIGHT_KEY,
-    READINESS_KEY,
-    SETTINGS_KEY,
-    RunningServer,
-    drain_and_stop,
-    run,
-    start_server,
-)
+from webhook.server.app import IN_FLIGHT_KEY, READINESS_KEY, SETTINGS_KEY
+from webhook.server.lifecycle import IN_FLIGHT_GRACE_SECONDS, RunningServer, drain_and_stop, run, start_server
 
 
 async def wait_for(condition: Any, what: str, seconds: float = 2.0) -> None:

@@ -1,17 +1,16 @@
 """Edge: logging setup. One handler on the root logger writing to stderr, as text or one JSON object
-per line, and a per-request :class:`logging.LoggerAdapter` that puts the request's identity (uid,
-namespace, pod, operation) on every line it writes.
+per line, and :func:`request_identity`, the fields (uid, namespace, pod, operation) that identify an
+admission request on every line about it.
 
-Fields passed through ``extra=`` (by the adapter or directly) appear in both formats: as ``key=value``
-pairs after the message in text, and as top-level keys in JSON. ``name`` is taken by
-:class:`logging.LogRecord`, so the pod name travels as ``pod``.
+Fields passed through ``extra=`` appear in both formats: as ``key=value`` pairs after the message in
+text, and as top-level keys in JSON. ``name`` is taken by :class:`logging.LogRecord`, so the pod
+name travels as ``pod``.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -121,27 +120,6 @@ def configure(level: str, fmt: LogFormat, stream: TextIO | None = None) -> None:
     root.setLevel(numeric)
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(numeric)
-
-
-class RequestLogger(logging.LoggerAdapter[logging.Logger]):
-    """Adds the request's fields to every record; per-call ``extra=`` adds more (and wins on clashes)."""
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        base: Mapping[str, object] = self.extra or {}
-        kwargs["extra"] = {**base, **(kwargs.get("extra") or {})}
-        return msg, kwargs
-
-
-def request_logger(
-    uid: str,
-    namespace: str,
-    name: str,
-    operation: str,
-    logger: logging.Logger | None = None,
-) -> RequestLogger:
-    """A logger for one admission request: every line carries uid, namespace, pod and operation."""
-    base = logger if logger is not None else logging.getLogger("webhook.server.app")
-    return RequestLogger(base, request_identity(uid, namespace, name, operation))
 
 
 def request_identity(uid: str, namespace: str, name: str, operation: str) -> dict[str, str]:

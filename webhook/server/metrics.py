@@ -66,15 +66,15 @@ class Metrics:
         )
         for result in ("ok", "error"):
             self.cert_reloads.labels(result=result)
-        self.hot_path = RequestTally()
-        self.registry.register(_RequestCollector(self.hot_path))
+        self.request_tally = RequestTally()
+        self.registry.register(_RequestCollector(self.request_tally))
 
     def record_request(
         self, outcome: str, code: int, seconds: float, fixes: Iterable[str] = (), skip_reason: str = ""
     ) -> None:
         """Count one answered admission request: outcome and code, latency, the fixes it applied,
         and why it was skipped (when it was)."""
-        tally = self.hot_path
+        tally = self.request_tally
         tally.counts[(outcome, code, bisect.bisect_left(LATENCY_BUCKETS, seconds), tuple(fixes), skip_reason)] += 1
         tally.latency_sum += seconds
 

@@ -14,7 +14,6 @@ the old certificate stays in use, the failure is logged and reported as ``error`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import hashlib
@@ -29,6 +28,8 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from webhook.server.periodic import PeriodicCheck
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def load_pair(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
         context.load_cert_chain(cert_path, key_path)
 
 
-class CertReloader:
+class CertReloader(PeriodicCheck):
     """Polls ``cert_file``/``key_file`` every ``interval_seconds`` and reloads ``context`` on change.
 
     ``on_result`` is told ``"ok"`` after each successful reload and ``"error"`` after each failed
@@ -181,15 +182,18 @@ class CertReloader:
         interval_seconds: float = 10.0,
         on_result: Callable[[ReloadResult, ServingCertificate | None], None] | None = None,
     ) -> None:
-        if interval_seconds <= 0:
-            raise ValueError("the certificate reload interval must be positive")
+        super().__init__(
+            interval_seconds,
+            interval_name="certificate reload",
+            task_name="stsmesh-cert-reloader",
+            logger=log,
+            failure_message="certificate check failed",
+        )
         self.context = context
         self.cert_file = Path(cert_file)
         self.key_file = Path(key_file)
-        self.interval_seconds = interval_seconds
         self._on_result = on_result
         self._last_failure: str | None = None
-        self._task: asyncio.Task[None] | None = None
         self.current: ServingCertificate | None = None
         try:
             self.current = inspect_pair(*read_pair(self.cert_file, self.key_file))
@@ -243,22 +247,3 @@ class CertReloader:
     def _report(self, result: ReloadResult) -> None:
         if self._on_result is not None:
             self._on_result(result, self.current)
-
-    async def poll_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                self.check_now()
-            except Exception:  # check_now handles its errors; this keeps the poller alive regardless
-                log.exception("certificate check failed")
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.poll_forever(), name="stsmesh-cert-reloader")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
