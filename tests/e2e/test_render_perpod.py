@@ -24,7 +24,8 @@ import yaml
 from kubernetes import client
 
 from tests.e2e.conftest import create_namespace, wait_for_pods
-from webhook.perpod.command import add_render_commands, cmd_render
+from tests.perpod.wiring import cmd_render
+from webhook.perpod.command import add_render_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUT = ROOT / "tests/perpod/golden/zookeeper-tutorial-istio-1.9/input.yaml"

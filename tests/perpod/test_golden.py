@@ -28,8 +28,9 @@ import pytest
 import yaml
 
 from tests.perpod.structure import assert_consistent, assert_valid_object
+from tests.perpod.wiring import cmd_render
 from webhook.core.inputs import load_documents
-from webhook.perpod.command import add_render_commands, cmd_render, options_from_args
+from webhook.perpod.command import add_render_commands, options_from_args
 from webhook.perpod.render import render_documents
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"

@@ -32,20 +32,15 @@ import pytest
 import yaml
 
 from tests.perpod.structure import assert_consistent, assert_valid_object, kinds_per_pod
+from tests.perpod.wiring import cmd_render
 from webhook.core.inputs import InputError, load_documents
 from webhook.core.mesh import MeshHint
-from webhook.perpod.command import add_render_commands, cmd_render
-from webhook.perpod.render import (
-    ORDINAL_LABEL,
-    STATEFULSET_LABEL,
-    PerPodOptions,
-    PodPort,
-    expand_host,
-    istio_api_version,
-    parse_selector,
-    render_documents,
-    render_statefulset,
-)
+from webhook.perpod.command import add_render_commands
+from webhook.perpod.objects import ORDINAL_LABEL, STATEFULSET_LABEL
+from webhook.perpod.options import PerPodOptions, expand_host, parse_selector
+from webhook.perpod.plan import istio_api_version
+from webhook.perpod.ports import PodPort
+from webhook.perpod.render import render_documents, render_statefulset
 
 JSON = dict[str, Any]
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,33 +1,26 @@
 """Edge: ``stsmesh render per-pod`` — read a StatefulSet file, print the per-pod objects and why.
 
-Parses the flags into :class:`webhook.perpod.render.PerPodOptions`, reads the file (or standard input),
-calls the pure :func:`webhook.perpod.render.render_documents` and prints the objects: YAML documents with the
-notes as comments on top (the default), or a JSON ``List`` with the notes on standard error. Exit
-codes follow ``dry-run``: 0 done, 2 bad flags or options, 3 unreadable input (e.g. no StatefulSet).
+Parses the flags into :class:`webhook.perpod.options.PerPodOptions`, reads the file (or standard input)
+through the ``read`` function the CLI hands it, calls the pure :func:`webhook.perpod.render.render_documents`
+and prints the objects: YAML documents with the notes as comments on top (the default), or a JSON ``List``
+with the notes on standard error. Exit codes follow ``dry-run``: 0 done, 2 bad flags or options,
+3 unreadable input (e.g. no StatefulSet).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import yaml
 
-from webhook.cli.files import read_source
 from webhook.core.inputs import InputError, load_documents
 from webhook.core.mesh import MESH_CHOICES, MeshHint
-from webhook.perpod.render import (
-    COMMAND_PREFIX,
-    DEFAULT_CLUSTER_DOMAIN,
-    SERVICE_TYPES,
-    PerPodOptions,
-    parse_selector,
-    render_documents,
-)
+from webhook.perpod.options import DEFAULT_CLUSTER_DOMAIN, SERVICE_TYPES, PerPodOptions, parse_selector
+from webhook.perpod.render import COMMAND_PREFIX, render_documents
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -152,7 +145,9 @@ def options_from_args(args: argparse.Namespace) -> PerPodOptions:
     )
 
 
-def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None = None) -> int:
+def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO, read: Callable[[str], str]) -> int:
+    """``stsmesh render per-pod``. ``read`` gives the text of a path, or of standard input for ``-``,
+    and raises :class:`webhook.core.inputs.InputError` when it cannot."""
     origin = "<stdin>" if args.file == "-" else args.file
     try:
         options = options_from_args(args)
@@ -161,7 +156,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
         print(f"stsmesh: {exc}", file=err)
         return EXIT_USAGE
     try:
-        docs = load_documents(read_source(args.file, stdin or sys.stdin), origin)
+        docs = load_documents(read(args.file), origin)
         rendered = render_documents(docs, options, origin)
     except InputError as exc:  # before ValueError: InputError is one
         print(f"stsmesh: {exc}", file=err)

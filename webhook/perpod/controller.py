@@ -31,13 +31,10 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from webhook.core.mesh import MeshHint
-from webhook.perpod.render import (
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    STATEFULSET_LABEL,
-    PerPodOptions,
-    render_statefulset,
-)
+from webhook.core.shapes import items, mapping, metadata_map
+from webhook.perpod.objects import MANAGED_BY_LABEL, MANAGED_BY_VALUE, STATEFULSET_LABEL
+from webhook.perpod.options import PerPodOptions
+from webhook.perpod.render import render_statefulset
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +60,12 @@ class Counts:
 
 
 def opted_in(sts: dict[str, Any]) -> bool:
-    annotations = (sts.get("metadata") or {}).get("annotations") or {}
+    annotations = metadata_map(sts, "annotations")
     return str(annotations.get(OPT_IN, "")).lower() in ("true", "yes", "1")
 
 
 def options_for(sts: dict[str, Any], default_hint: MeshHint) -> PerPodOptions:
-    annotations = (sts.get("metadata") or {}).get("annotations") or {}
+    annotations = metadata_map(sts, "annotations")
     hint = default_hint
     if annotations.get(MESH):
         mesh, _, version = str(annotations[MESH]).partition(":")
@@ -113,7 +110,7 @@ class Reconciler:
         return found
 
     def _governing(self, sts: dict[str, Any]) -> dict[str, Any] | None:
-        name = (sts.get("spec") or {}).get("serviceName")
+        name = mapping(sts.get("spec")).get("serviceName")
         if not name:
             return None
         try:
@@ -141,12 +138,12 @@ class Reconciler:
                     listing: Any = self.custom.list_namespaced_custom_object(
                         "networking.istio.io", version, namespace, ISTIO_KINDS[kind], label_selector=selector
                     )
-                    items = listing["items"]
+                    listed = listing["items"]
                 except ApiException as exc:
                     if exc.status == 404:
                         continue
                     raise
-                found.update({(kind, o["metadata"]["name"]): o for o in items})
+                found.update({(kind, o["metadata"]["name"]): o for o in listed})
                 break
         return found
 
@@ -269,24 +266,24 @@ class Reconciler:
 
 
 def _ours(obj: dict[str, Any], statefulset: str) -> bool:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
+    labels = metadata_map(obj, "labels")
     return bool(labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and labels.get(STATEFULSET_LABEL) == statefulset)
 
 
 def _drifted(current: dict[str, Any], desired: dict[str, Any]) -> bool:
     """Whether a field we set differs (fields the apiserver fills in, like clusterIP, are ignored)."""
-    labels = (current.get("metadata") or {}).get("labels") or {}
+    labels = metadata_map(current, "labels")
     if any(labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
         return True
-    spec = current.get("spec") or {}
+    spec = mapping(current.get("spec"))
     for key, value in desired["spec"].items():
         if key == "ports" and desired["kind"] == "Service":
             fields = ("name", "port", "targetPort", "protocol", "appProtocol")
             have = [
-                {f: p.get(f) for f in fields if f in q} for p, q in zip(spec.get("ports") or [], value, strict=False)
+                {f: p.get(f) for f in fields if f in q} for p, q in zip(items(spec.get("ports")), value, strict=False)
             ]
             want = [{f: q.get(f) for f in fields if f in q} for q in value]
-            if have != want or len(spec.get("ports") or []) != len(value):
+            if have != want or len(items(spec.get("ports"))) != len(value):
                 return True
         elif spec.get(key) != value:
             return True

@@ -3,7 +3,8 @@
 StatefulSet pods have stable names, but only the governing headless Service gives them DNS records,
 and only inside the cluster. Clients that must talk to a particular member (a Thanos querier to each
 Prometheus, a ZooKeeper client to one server, anything outside the cluster) need more. This module
-decides, for the mesh and its version, which objects each pod needs, and builds them as plain dicts:
+renders, for the mesh and its version, the objects each pod needs (:func:`render_documents`,
+:func:`render_statefulset`):
 
 * a **Service per pod**, named after the pod and selecting ``statefulset.kubernetes.io/pod-name``
   (the label the StatefulSet controller puts on every pod), always. ``LoadBalancer`` and
@@ -21,584 +22,40 @@ stsmesh``, ``stsmesh.io/statefulset`` and ``stsmesh.io/ordinal`` (how the reconc
 re-renders and prunes them) and, when the StatefulSet came from the cluster (``metadata.uid`` is set),
 an ownerReference so that they are deleted with it. Every choice comes back as a note saying why.
 Option errors are ``ValueError`` (a usage problem); input errors are :class:`webhook.core.inputs.InputError`.
-The command-line edge is :mod:`webhook.perpod.command`.
+
+The parts live beside this module: the options in :mod:`webhook.perpod.options`, the ports and
+Istio's protocol selection in :mod:`webhook.perpod.ports`, which Istio objects a mesh version needs
+in :mod:`webhook.perpod.plan`, and the object builders in :mod:`webhook.perpod.objects`. The
+command-line edge is :mod:`webhook.perpod.command`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeGuard
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from webhook.core.inputs import InputError, pod_from_statefulset
-from webhook.core.mesh import ISTIO_POD_IP_SINCE, MeshContext, MeshHint, Version, detect, format_version
+from webhook.core.mesh import MeshContext, detect
+from webhook.core.shapes import expand_lists, mapping, metadata_map, metadata_text, name_of
+from webhook.perpod.objects import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    ORDINAL_LABEL,
+    POD_NAME_LABEL,
+    STATEFULSET_LABEL,
+    GatewayRoute,
+    gateway,
+    per_pod_service,
+    service_entry,
+    virtual_service,
+)
+from webhook.perpod.options import OUTSIDE_SERVICE_TYPES, PerPodOptions, expand_host, is_dns1035_label
+from webhook.perpod.plan import mesh_evidence, plan_for
+from webhook.perpod.ports import PodPort, container_ports, istio_protocol_of, service_ports
 
-SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
-OUTSIDE_SERVICE_TYPES = ("LoadBalancer", "NodePort")
-
-POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "stsmesh"
-STATEFULSET_LABEL = "stsmesh.io/statefulset"
-ORDINAL_LABEL = "stsmesh.io/ordinal"
-
-DEFAULT_CLUSTER_DOMAIN = "cluster.local"
-# The label Istio's default ingress gateway pods carry (the Gateway examples in istio/api use it).
-DEFAULT_GATEWAY_SELECTOR: Mapping[str, str] = {"istio": "ingressgateway"}
-HOST_PLACEHOLDERS = ("pod", "ordinal", "statefulset", "namespace")
 # A note that starts with this is a command to run as is (printers must not wrap it).
 COMMAND_PREFIX = "$ "
-
-# The release that forwards inbound traffic to the pod IP is also the one that reaches StatefulSet
-# pods by their headless DNS names without a ServiceEntry (istio.io blog, 2021-05-19).
-ISTIO_POD_DNS_SINCE: Version = ISTIO_POD_IP_SINCE
-# networking.istio.io/v1beta1 is served from Istio 1.5 (istio/api#1232), v1 from 1.22 (istio.io blog
-# "Introducing Istio v1 APIs", 2024); earlier releases serve v1alpha3 only. Old versions stay served,
-# so the newest version the mesh knows is the one to write.
-ISTIO_V1BETA1_SINCE: Version = (1, 5)
-ISTIO_V1_SINCE: Version = (1, 22)
-
-Routing = Literal["host", "sni", "port", "none"]
-
-# Istio's explicit protocol selection: appProtocol, else the port name `<protocol>[-<suffix>]`;
-# appProtocol wins when both are set (istio.io docs/ops/configuration/traffic-management/protocol-
-# selection). Only protocols that change routing matter here; everything else, mongo/mysql/redis
-# included (off by default in Istio), is opaque TCP. grpc-web is listed before grpc: it is a prefix.
-_ISTIO_PROTOCOLS = (
-    ("grpc-web", "GRPC-Web"),
-    ("grpc", "GRPC"),
-    ("http2", "HTTP2"),
-    ("https", "HTTPS"),
-    ("http", "HTTP"),
-    ("tls", "TLS"),
-    ("tcp", "TCP"),
-)
-_ROUTING: Mapping[str, Routing] = {
-    "HTTP": "host",
-    "HTTP2": "host",
-    "GRPC": "host",
-    "GRPC-Web": "host",
-    "HTTPS": "sni",
-    "TLS": "sni",
-    "TCP": "port",
-}
-# Gateway ports accept HTTP|HTTPS|GRPC|HTTP2|MONGO|TCP|TLS (istio/api networking/v1beta1/gateway.proto,
-# Port.protocol); gRPC-Web rides on HTTP. SNI-routed ports are passed through as TLS.
-_GATEWAY_PROTOCOL = {"HTTP": "HTTP", "HTTP2": "HTTP2", "GRPC": "GRPC", "GRPC-Web": "HTTP", "HTTPS": "TLS", "TLS": "TLS"}
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-# --- options --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PerPodOptions:
-    """What the user asked for. ``validate()`` raises ValueError with a message saying what to do."""
-
-    hint: MeshHint = field(default_factory=MeshHint)
-    service_type: str = "ClusterIP"
-    host_pattern: str | None = None
-    gateway_selector: Mapping[str, str] | None = None
-    tcp_gateway_port_base: int | None = None
-    force_service_entry: bool = False
-    namespace: str | None = None
-    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
-
-    def validate(self) -> None:
-        if self.service_type not in SERVICE_TYPES:
-            raise ValueError(f"unknown service type {self.service_type!r}; use one of {', '.join(SERVICE_TYPES)}")
-        if self.namespace is not None and not is_dns1123_label(self.namespace):
-            raise ValueError(
-                f"--namespace {self.namespace!r} is not a valid namespace name (lowercase letters, digits and '-')"
-            )
-        if not is_dns1123_subdomain(self.cluster_domain):
-            raise ValueError(
-                f"--cluster-domain {self.cluster_domain!r} is not a DNS name; the default is cluster.local"
-            )
-        if self.hint.mesh in ("linkerd", "none") and self.force_service_entry:
-            raise ValueError(f"--force-service-entry renders an Istio ServiceEntry; the mesh is {self.hint.mesh}")
-        if self.host_pattern is None:
-            if self.gateway_selector is not None:
-                raise ValueError("--gateway-selector only applies with --host-pattern (the Gateway it selects for)")
-            if self.tcp_gateway_port_base is not None:
-                raise ValueError("--tcp-gateway-port-base only applies with --host-pattern (north-south TCP)")
-            return
-        if self.hint.mesh in ("linkerd", "none"):
-            raise ValueError(
-                f"--host-pattern renders an Istio Gateway and VirtualService; the mesh is {self.hint.mesh}:"
-                " use --service-type LoadBalancer (or NodePort) to reach each pod from outside instead"
-            )
-        validate_host_pattern(self.host_pattern)
-        if self.gateway_selector is not None:
-            validate_selector(self.gateway_selector)
-        if self.tcp_gateway_port_base is not None and not 1 <= self.tcp_gateway_port_base <= 65535:
-            raise ValueError(
-                f"--tcp-gateway-port-base must be a port number (1-65535), got {self.tcp_gateway_port_base}"
-            )
-
-    @property
-    def selector(self) -> Mapping[str, str]:
-        return self.gateway_selector if self.gateway_selector is not None else DEFAULT_GATEWAY_SELECTOR
-
-
-def is_dns1123_label(text: str) -> bool:
-    return len(text) <= 63 and bool(_DNS1123_LABEL.match(text))
-
-
-def is_dns1035_label(text: str) -> bool:
-    return len(text) <= 63 and bool(_DNS1035_LABEL.match(text))
-
-
-def is_dns1123_subdomain(text: str) -> bool:
-    return 0 < len(text) <= 253 and all(is_dns1123_label(part) for part in text.split("."))
-
-
-def validate_host_pattern(pattern: str) -> None:
-    """A pattern must name each pod apart ({pod} or {ordinal}) and expand to a DNS name."""
-    keys = _PLACEHOLDER.findall(pattern)
-    unknown = [k for k in keys if k not in HOST_PLACEHOLDERS]
-    if unknown:
-        raise ValueError(
-            f"--host-pattern {pattern!r}: unknown placeholder {{{unknown[0]}}}; use"
-            f" {', '.join('{' + k + '}' for k in HOST_PLACEHOLDERS)}"
-        )
-    if "pod" not in keys and "ordinal" not in keys:
-        raise ValueError(
-            f"--host-pattern {pattern!r} gives every pod the same host; include {{pod}} or {{ordinal}},"
-            " e.g. '{pod}.example.com' or 'zk-{ordinal}.example.com'"
-        )
-    expand_host(pattern, pod="web-0", ordinal=0, statefulset="web", namespace="default")
-
-
-def expand_host(pattern: str, *, pod: str, ordinal: int, statefulset: str, namespace: str) -> str:
-    values = {"pod": pod, "ordinal": str(ordinal), "statefulset": statefulset, "namespace": namespace}
-
-    def substitute(match: re.Match[str]) -> str:
-        key = match.group(1)
-        if key not in values:
-            raise ValueError(f"--host-pattern {pattern!r}: unknown placeholder {{{key}}}")
-        return values[key]
-
-    host = _PLACEHOLDER.sub(substitute, pattern)
-    if not is_dns1123_subdomain(host):
-        raise ValueError(
-            f"--host-pattern {pattern!r} gives {host!r}, not a DNS name (lowercase letters, digits, '-' and"
-            " '.'; no wildcard: each pod needs a host of its own)"
-        )
-    return host
-
-
-def parse_selector(text: str) -> dict[str, str]:
-    """``"istio=ingressgateway,app=edge"`` → labels; ValueError saying what is wrong."""
-    selector: dict[str, str] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--gateway-selector {text!r}: {item!r} is not KEY=VALUE (e.g. istio=ingressgateway)")
-        selector[key.strip()] = value.strip()
-    if not selector:
-        raise ValueError("--gateway-selector is empty; give KEY=VALUE[,KEY=VALUE], e.g. istio=ingressgateway")
-    validate_selector(selector)
-    return selector
-
-
-def validate_selector(selector: Mapping[str, str]) -> None:
-    if not selector:
-        raise ValueError("the gateway selector is empty: a Gateway must select its gateway pods")
-    for key, value in selector.items():
-        prefix, _, name = key.rpartition("/")
-        if (prefix and not is_dns1123_subdomain(prefix)) or len(name) > 63 or not _LABEL_NAME.match(name):
-            raise ValueError(f"gateway selector key {key!r} is not a valid label key")
-        if len(value) > 63 or not _LABEL_VALUE.match(value):
-            raise ValueError(f"gateway selector value {value!r} (key {key}) is not a valid label value")
-
-
-# --- ports ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PodPort:
-    """One port of a pod as the per-pod objects expose it."""
-
-    name: str
-    port: int  # the Service port: what clients of the per-pod Service connect to
-    target_port: int | str
-    container_port: int | None  # the number on the pod: what clients of the pod's DNS name connect to
-    protocol: str  # Kubernetes L4 protocol: TCP, UDP or SCTP
-    app_protocol: str | None = None
-
-    def service_port(self) -> dict[str, Any]:
-        port: dict[str, Any] = {"name": self.name, "port": self.port, "targetPort": self.target_port}
-        port["protocol"] = self.protocol
-        if self.app_protocol:
-            port["appProtocol"] = self.app_protocol
-        return port
-
-    @property
-    def istio_protocol(self) -> str:
-        if self.protocol != "TCP":
-            return self.protocol  # UDP/SCTP: Istio does not proxy them
-        if self.app_protocol:
-            from_app_protocol = _istio_protocol_of(self.app_protocol.lower(), exact=True)
-            if from_app_protocol:
-                return from_app_protocol
-        return _istio_protocol_of(self.name, exact=False) or "TCP"
-
-    @property
-    def routing(self) -> Routing:
-        return _ROUTING.get(self.istio_protocol, "none")
-
-    @property
-    def pod_port(self) -> int:
-        return self.container_port if self.container_port is not None else self.port
-
-    def describe(self) -> str:
-        return f"{self.name} {self.port}/{self.protocol}"
-
-
-def _istio_protocol_of(text: str, *, exact: bool) -> str | None:
-    for prefix, protocol in _ISTIO_PROTOCOLS:
-        if text == prefix or (not exact and text.startswith(prefix + "-")):
-            return protocol
-    return None
-
-
-def _generated_port_name(protocol: str, number: int) -> str:
-    return f"{protocol.lower()}-{number}"
-
-
-def _with_unique_names(ports: list[PodPort]) -> list[PodPort]:
-    """Service port names must be unique DNS-1123 labels (the apiserver's rule for Service ports; the
-    15-character IANA_SVC_NAME rule is for container ports); a clash or a bad name gets ``<proto>-<port>``."""
-    result: list[PodPort] = []
-    taken: set[str] = set()
-    for port in ports:
-        name = port.name
-        if not is_dns1123_label(name) or name in taken:
-            name = _generated_port_name(port.protocol, port.port)
-        result.append(PodPort(name, port.port, port.target_port, port.container_port, port.protocol, port.app_protocol))
-        taken.add(name)
-    return result
-
-
-def _containers(pod_spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for container in _list(pod_spec.get("containers")):
-        yield container
-    # Native sidecars (init containers that keep running) serve ports too.
-    for container in _list(pod_spec.get("initContainers")):
-        if container.get("restartPolicy") == "Always":
-            yield container
-
-
-def _container_ports(pod_spec: Mapping[str, Any]) -> list[PodPort]:
-    ports: list[PodPort] = []
-    seen: set[tuple[int, str]] = set()
-    for container in _containers(pod_spec):
-        for item in _list(container.get("ports")):
-            number = item.get("containerPort")
-            if not _is_port_number(number):
-                continue
-            protocol = str(item.get("protocol") or "TCP")
-            if (number, protocol) in seen:
-                continue
-            seen.add((number, protocol))
-            name = item.get("name")
-            name = name if isinstance(name, str) and name else _generated_port_name(protocol, number)
-            ports.append(PodPort(name, number, number, number, protocol))
-    return _with_unique_names(ports)
-
-
-def _named_container_ports(pod_spec: Mapping[str, Any]) -> dict[str, int]:
-    named: dict[str, int] = {}
-    for container in _containers(pod_spec):
-        for item in _list(container.get("ports")):
-            if isinstance(item.get("name"), str) and _is_port_number(item.get("containerPort")):
-                named.setdefault(item["name"], item["containerPort"])
-    return named
-
-
-def _service_ports(service: Mapping[str, Any], pod_spec: Mapping[str, Any], service_name: str) -> list[PodPort]:
-    named = _named_container_ports(pod_spec)
-    ports: list[PodPort] = []
-    for item in _list(_mapping(service.get("spec")).get("ports")):
-        number = item.get("port")
-        if not _is_port_number(number):
-            raise InputError(f"Service {service_name}: port {number!r} is not a port number (1-65535)")
-        protocol = str(item.get("protocol") or "TCP")
-        target = item.get("targetPort", number)
-        if isinstance(target, int):
-            container_port: int | None = target
-        elif isinstance(target, str) and target.isdigit():
-            target = int(target)
-            container_port = target
-        elif isinstance(target, str):
-            container_port = named.get(target)
-        else:
-            raise InputError(f"Service {service_name}: targetPort {target!r} of port {number} is not a number or name")
-        name = item.get("name")
-        name = name if isinstance(name, str) and name else _generated_port_name(protocol, number)
-        app_protocol = item.get("appProtocol") if isinstance(item.get("appProtocol"), str) else None
-        ports.append(PodPort(name, number, target, container_port, protocol, app_protocol))
-    return _with_unique_names(ports)
-
-
-def _is_port_number(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
-
-
-# --- the decision ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Which Istio objects the pods of one StatefulSet get, and the notes that say why."""
-
-    service_entries: bool
-    gateways: bool
-    istio_api_version: str | None
-    notes: tuple[str, ...]
-
-
-def istio_api_version(version: Version | None) -> str:
-    if version is None:
-        return "networking.istio.io/v1beta1"  # served by every release from 1.5 on: the safe guess
-    if version >= ISTIO_V1_SINCE:
-        return "networking.istio.io/v1"
-    if version >= ISTIO_V1BETA1_SINCE:
-        return "networking.istio.io/v1beta1"
-    return "networking.istio.io/v1alpha3"
-
-
-def decide(mesh: MeshContext, options: PerPodOptions) -> Decision:
-    """Per mesh and version: ServiceEntries? Gateways? Which apiVersion? ValueError for impossible asks."""
-    label = mesh.label if mesh.mesh in ("istio", "linkerd") else mesh.mesh  # "none", "unknown"
-    evidence = _mesh_evidence(mesh, options.hint)
-    if mesh.mesh != "istio":
-        if options.host_pattern is not None:
-            raise ValueError(
-                f"--host-pattern renders an Istio Gateway and VirtualService, but the mesh is {label}"
-                f" ({evidence}): pass --mesh istio, or use --service-type LoadBalancer instead"
-            )
-        if options.force_service_entry:
-            raise ValueError(
-                f"--force-service-entry renders an Istio ServiceEntry, but the mesh is {label} ({evidence})"
-            )
-        if mesh.mesh == "linkerd":
-            note = (
-                "per-pod Services only: Linkerd has no ServiceEntry, Gateway or VirtualService, and needs none;"
-                " a per-pod Service has one endpoint, so Linkerd's load balancing cannot move a client to another pod"
-            )
-        elif mesh.mesh == "none":
-            note = f"no mesh ({evidence}): per-pod Services only"
-        else:
-            note = (
-                f"mesh unknown ({evidence}): per-pod Services only; pass --mesh istio --mesh-version V"
-                " for the Istio objects the version needs"
-            )
-        return Decision(False, False, None, (note,))
-
-    api_version = istio_api_version(mesh.version)
-    notes = [
-        f"Istio objects use {api_version}"
-        + (" (served from Istio 1.5 on; pass --mesh-version to choose)" if mesh.version is None else "")
-    ]
-    if options.force_service_entry:
-        service_entries = True
-        notes.append("ServiceEntry per pod: forced (--force-service-entry)")
-    elif mesh.version is None:
-        service_entries = False
-        notes.append(
-            "ServiceEntry per pod: not rendered, the Istio version is unknown. Istio before 1.10 needs one to"
-            " route by a pod's DNS name, 1.10 and later do not: pass --mesh-version, or --force-service-entry"
-        )
-    elif mesh.version < ISTIO_POD_DNS_SINCE:
-        service_entries = True
-        notes.append(
-            f"ServiceEntry per pod: Istio {format_version(mesh.version)} is before 1.10, where a pod's stable DNS"
-            " name needs one to be routed (MESH_INTERNAL, resolution DNS, as Airy 2019 wrote them by hand)"
-        )
-    else:
-        service_entries = False
-        notes.append(
-            f"ServiceEntry per pod: not needed, Istio {format_version(mesh.version)} reaches each pod by its"
-            " headless DNS name without one since 1.10 (istio.io blog 'StatefulSets Made Easier With Istio"
-            " 1.10'); --force-service-entry renders them anyway"
-        )
-    gateways = options.host_pattern is not None
-    if gateways:
-        notes.append(
-            f"Gateway + VirtualService per pod for host {options.host_pattern!r} through gateway pods"
-            f" {_selector_text(options.selector)} (north-south)"
-        )
-    return Decision(service_entries, gateways, api_version, tuple(notes))
-
-
-def _mesh_evidence(mesh: MeshContext, hint: MeshHint) -> str:
-    """Where the mesh came from, in this command's words (detect() words it for the webhook)."""
-    if mesh.mesh == hint.mesh and not mesh.evidence.startswith(("pod ", "istio-proxy", "linkerd-proxy")):
-        return f"--mesh {hint.mesh}"
-    return mesh.evidence
-
-
-def _selector_text(selector: Mapping[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in selector.items())
-
-
-# --- the objects ----------------------------------------------------------------------------------
-
-
-def object_labels(statefulset: str, ordinal: int) -> dict[str, str]:
-    """What every rendered object carries: who manages it, for which StatefulSet and ordinal."""
-    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, STATEFULSET_LABEL: statefulset, ORDINAL_LABEL: str(ordinal)}
-
-
-def _metadata(
-    name: str, namespace: str, statefulset: str, ordinal: int, owner: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": object_labels(statefulset, ordinal)}
-    if owner is not None:
-        metadata["ownerReferences"] = [dict(owner)]
-    return metadata
-
-
-def per_pod_service(
-    pod: str,
-    namespace: str,
-    statefulset: str,
-    ordinal: int,
-    ports: Sequence[PodPort],
-    *,
-    service_type: str,
-    publish_not_ready: bool,
-    owner: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "type": service_type,
-        "selector": {POD_NAME_LABEL: pod},
-        "ports": [p.service_port() for p in ports],
-    }
-    if service_type in OUTSIDE_SERVICE_TYPES:
-        spec["externalTrafficPolicy"] = "Local"
-    if publish_not_ready:
-        spec["publishNotReadyAddresses"] = True
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _metadata(pod, namespace, statefulset, ordinal, owner),
-        "spec": spec,
-    }
-
-
-def service_entry(
-    pod: str,
-    namespace: str,
-    statefulset: str,
-    ordinal: int,
-    *,
-    host: str,
-    ports: Sequence[PodPort],
-    api_version: str,
-    owner: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "apiVersion": api_version,
-        "kind": "ServiceEntry",
-        "metadata": _metadata(pod, namespace, statefulset, ordinal, owner),
-        "spec": {
-            "hosts": [host],
-            "location": "MESH_INTERNAL",
-            "resolution": "DNS",
-            # Clients of the pod's DNS name connect to the pod IP, so the entry's ports are the pod's.
-            "ports": [{"number": p.pod_port, "name": p.name, "protocol": p.istio_protocol} for p in ports],
-        },
-    }
-
-
-@dataclass(frozen=True)
-class GatewayRoute:
-    """One port of one pod through the ingress gateway."""
-
-    gateway_port: int
-    port: PodPort
-
-
-def gateway(
-    pod: str,
-    namespace: str,
-    statefulset: str,
-    ordinal: int,
-    *,
-    host: str,
-    routes: Sequence[GatewayRoute],
-    selector: Mapping[str, str],
-    api_version: str,
-    owner: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    servers: list[dict[str, Any]] = []
-    for route in routes:
-        protocol = _GATEWAY_PROTOCOL.get(route.port.istio_protocol, "TCP")
-        server: dict[str, Any] = {
-            "port": {
-                "number": route.gateway_port,
-                # The same name for the same port on every pod's Gateway: Istio merges their servers.
-                "name": f"{protocol.lower()}-{route.gateway_port}",
-                "protocol": protocol,
-            },
-            "hosts": [host],
-        }
-        if route.port.routing == "sni":
-            server["tls"] = {"mode": "PASSTHROUGH"}
-        servers.append(server)
-    return {
-        "apiVersion": api_version,
-        "kind": "Gateway",
-        "metadata": _metadata(pod, namespace, statefulset, ordinal, owner),
-        "spec": {"selector": dict(selector), "servers": servers},
-    }
-
-
-def virtual_service(
-    pod: str,
-    namespace: str,
-    statefulset: str,
-    ordinal: int,
-    *,
-    host: str,
-    destination_host: str,
-    routes: Sequence[GatewayRoute],
-    api_version: str,
-    owner: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    by_routing: dict[str, list[dict[str, Any]]] = {"http": [], "tls": [], "tcp": []}
-    for route in routes:
-        destination = {"destination": {"host": destination_host, "port": {"number": route.port.port}}}
-        if route.port.routing == "host":
-            by_routing["http"].append({"match": [{"port": route.gateway_port}], "route": [destination]})
-        elif route.port.routing == "sni":
-            by_routing["tls"].append(
-                {"match": [{"port": route.gateway_port, "sniHosts": [host]}], "route": [destination]}
-            )
-        else:
-            by_routing["tcp"].append({"match": [{"port": route.gateway_port}], "route": [destination]})
-    spec: dict[str, Any] = {"hosts": [host], "gateways": [pod]}
-    spec.update({kind: rules for kind, rules in by_routing.items() if rules})
-    return {
-        "apiVersion": api_version,
-        "kind": "VirtualService",
-        "metadata": _metadata(pod, namespace, statefulset, ordinal, owner),
-        "spec": spec,
-    }
-
-
-# --- rendering ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -613,11 +70,11 @@ class Rendered:
 def render_documents(docs: Sequence[Mapping[str, Any]], options: PerPodOptions, origin: str = "input") -> Rendered:
     """Every StatefulSet in ``docs`` (Lists expanded), each with its governing Service from ``docs``."""
     options.validate()
-    items = list(_expand_lists(docs))
+    items = list(expand_lists(docs))
     sets = [d for d in items if d.get("kind") == "StatefulSet"]
     services = [d for d in items if d.get("kind") == "Service"]
     if not sets:
-        kinds = ", ".join(f"{d.get('kind') or 'document without kind'} {_name(d)}".strip() for d in items)
+        kinds = ", ".join(f"{d.get('kind') or 'document without kind'} {name_of(d)}".strip() for d in items)
         raise InputError(f"{origin}: found no StatefulSet" + (f" (only: {kinds})" if kinds else ""))
     objects: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -628,20 +85,20 @@ def render_documents(docs: Sequence[Mapping[str, Any]], options: PerPodOptions, 
             used.add(id(governing))
         # `kubectl get sts,svc -o yaml` after an earlier apply brings our own per-pod Services along:
         # they are what we render again, not Services of the user's to keep clear of.
-        ours = [s for s in services if _same_namespace(s, sts) and _rendered_for(s, _name(sts))]
+        ours = [s for s in services if _same_namespace(s, sts) and _rendered_for(s, name_of(sts))]
         used.update(id(s) for s in ours)
-        theirs = [_name(s) for s in services if _same_namespace(s, sts) and not _rendered_for(s, _name(sts))]
+        theirs = [name_of(s) for s in services if _same_namespace(s, sts) and not _rendered_for(s, name_of(sts))]
         rendered = render_statefulset(sts, governing, options, services_in_input=theirs)
         objects.extend(rendered.objects)
         notes.extend(rendered.notes)
         if ours:
             notes.append(
-                f"{len(ours)} Service(s) stsmesh rendered earlier for {_name(sts)} are in {origin}: read as"
+                f"{len(ours)} Service(s) stsmesh rendered earlier for {name_of(sts)} are in {origin}: read as"
                 " earlier output, not as input"
             )
     ignored = [d for d in items if d.get("kind") != "StatefulSet" and id(d) not in used]
     if ignored:
-        listed = ", ".join(f"{d.get('kind') or 'document without kind'} {_name(d)}".strip() for d in ignored)
+        listed = ", ".join(f"{d.get('kind') or 'document without kind'} {name_of(d)}".strip() for d in ignored)
         notes.append(f"ignored from {origin}: {listed} (only StatefulSets and their governing Services are read)")
     return Rendered(objects, notes)
 
@@ -655,12 +112,11 @@ def render_statefulset(
 ) -> Rendered:
     """The per-pod objects of one StatefulSet; ``governing`` is its headless Service if the input has it."""
     options.validate()
-    metadata = _mapping(sts.get("metadata"))
-    set_name = metadata.get("name")
-    if not isinstance(set_name, str) or not set_name:
+    set_name = name_of(sts)
+    if not set_name:
         raise InputError("the StatefulSet has no metadata.name")
-    spec = _mapping(sts.get("spec"))
-    namespace = options.namespace or str(metadata.get("namespace") or "default")
+    spec = mapping(sts.get("spec"))
+    namespace = options.namespace or metadata_text(sts, "namespace") or "default"
     ordinals = _ordinals(spec, set_name)
     pods = [(ordinal, f"{set_name}-{ordinal}") for ordinal in ordinals]
     for _, pod in pods:
@@ -673,16 +129,16 @@ def render_statefulset(
             raise InputError(
                 f"the input already has a Service named {pod!r}: the per-pod Service of pod {pod} would replace it"
             )
-    pod_spec = _mapping(_mapping(spec.get("template")).get("spec"))
+    pod_spec = mapping(mapping(spec.get("template")).get("spec"))
     service_name = spec.get("serviceName") if isinstance(spec.get("serviceName"), str) else None
 
     notes: list[str] = []
     mesh = detect(pod_from_statefulset(sts, 0, namespace), options.hint)
-    decision = decide(mesh, options)
+    plan = plan_for(mesh, options)
     first_last = f"{pods[0][1]}..{pods[-1][1]}" if len(pods) > 1 else (pods[0][1] if pods else "none")
     notes.append(
         f"StatefulSet {namespace}/{set_name}: {len(pods)} pod(s) ({first_last}); {mesh.label}"
-        f" ({_mesh_evidence(mesh, options.hint)})"
+        f" ({mesh_evidence(mesh, options.hint)})"
     )
     if not pods:
         notes.append(f"StatefulSet {set_name} has 0 replicas: nothing to render")
@@ -698,21 +154,21 @@ def render_statefulset(
     publish_not_ready = (
         options.service_type == "ClusterIP"
         and governing is not None
-        and _mapping(governing.get("spec")).get("publishNotReadyAddresses") is True
+        and mapping(governing.get("spec")).get("publishNotReadyAddresses") is True
     )
     notes.append(_service_note(options.service_type, publish_not_ready, governing is not None, mesh))
-    notes.extend(decision.notes)
+    notes.extend(plan.notes)
 
     entry_ports: list[PodPort] = []
-    if decision.service_entries:
+    if plan.service_entries:
         entry_ports, entry_notes = _service_entry_ports(ports, pod_dns)
         notes.extend(entry_notes)
     gateway_routes: dict[int, list[GatewayRoute]] = {}
-    if decision.gateways:
+    if plan.gateways:
         gateway_routes, gateway_notes = _gateway_routes(ports, ordinals, options.tcp_gateway_port_base)
         notes.extend(gateway_notes)
 
-    owner = _owner_reference(metadata, set_name)
+    owner = _owner_reference(sts, set_name)
     if owner is None:
         notes.append(
             "no ownerReference: the StatefulSet has no metadata.uid (a local file). The objects are found by their"
@@ -720,7 +176,7 @@ def render_statefulset(
             " to have them deleted with the StatefulSet"
         )
 
-    api_version = decision.istio_api_version or ""
+    api_version = plan.istio_api_version or ""
     objects: list[dict[str, Any]] = []
     for ordinal, pod in pods:
         objects.append(
@@ -775,7 +231,7 @@ def _ordinals(spec: Mapping[str, Any], set_name: str) -> list[int]:
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise InputError(f"StatefulSet {set_name}: spec.replicas must be a whole number, got {replicas!r}")
     # spec.ordinals.start (Kubernetes 1.27+) moves the first ordinal; pods are <name>-<start>...
-    start = _mapping(spec.get("ordinals")).get("start", 0)
+    start = mapping(spec.get("ordinals")).get("start", 0)
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:
         raise InputError(f"StatefulSet {set_name}: spec.ordinals.start must be a whole number, got {start!r}")
     return list(range(start, start + replicas))
@@ -791,7 +247,7 @@ def _ports_and_dns(
     """The ports, whether pod DNS names exist ("yes", "maybe", "no"), and the notes saying why."""
     notes: list[str] = []
     if governing is not None and service_name:
-        ports = _service_ports(governing, pod_spec, service_name)
+        ports = service_ports(governing, pod_spec, service_name)
         if ports:
             notes.append(f"ports from the headless Service {service_name}: {_port_list(ports)}")
             unresolved = [p for p in ports if p.container_port is None]
@@ -801,16 +257,16 @@ def _ports_and_dns(
                     " unknown, the Service port is used for it"
                 )
         else:
-            ports = _container_ports(pod_spec)
+            ports = container_ports(pod_spec)
             notes.append(f"the headless Service {service_name} declares no ports: ports from the containers")
         exposed = {p.container_port for p in ports}
-        unexposed = [p for p in _container_ports(pod_spec) if p.container_port not in exposed]
+        unexposed = [p for p in container_ports(pod_spec) if p.container_port not in exposed]
         if unexposed:
             notes.append(
                 f"the containers also declare {_port_list(unexposed)}, which the headless Service {service_name}"
                 " does not: not exposed per pod (add them to that Service to expose them)"
             )
-        headless = _mapping(governing.get("spec")).get("clusterIP") == "None"
+        headless = mapping(governing.get("spec")).get("clusterIP") == "None"
         if not headless:
             notes.append(
                 f"Service {service_name} governs the StatefulSet but is not headless (spec.clusterIP is not None):"
@@ -818,7 +274,7 @@ def _ports_and_dns(
             )
         return ports, ("yes" if headless else "no"), notes
 
-    ports = _container_ports(pod_spec)
+    ports = container_ports(pod_spec)
     listed = _port_list(ports) or "none"
     if not service_name:
         notes.append(
@@ -895,7 +351,7 @@ def _service_entry_ports(ports: Sequence[PodPort], pod_dns: str) -> tuple[list[P
 
 
 def _protocol_evidence(port: PodPort) -> str:
-    if port.app_protocol and _istio_protocol_of(port.app_protocol.lower(), exact=True):
+    if port.app_protocol and istio_protocol_of(port.app_protocol.lower(), exact=True):
         return f"appProtocol {port.app_protocol}"
     return f"port name {port.name}"
 
@@ -945,9 +401,9 @@ def _gateway_routes(
     return routes, notes
 
 
-def _owner_reference(metadata: Mapping[str, Any], set_name: str) -> dict[str, Any] | None:
-    uid = metadata.get("uid")
-    if not isinstance(uid, str) or not uid:
+def _owner_reference(sts: Mapping[str, Any], set_name: str) -> dict[str, Any] | None:
+    uid = metadata_text(sts, "uid")
+    if not uid:
         return None
     # Not a controller reference and no blockOwnerDeletion: the StatefulSet controller does not manage
     # these objects, and blockOwnerDeletion needs rights on statefulsets/finalizers.
@@ -980,44 +436,22 @@ def _scale_notes(
 
 
 def _governing_service(sts: Mapping[str, Any], services: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    name = _mapping(sts.get("spec")).get("serviceName")
+    name = mapping(sts.get("spec")).get("serviceName")
     if not isinstance(name, str) or not name:
         return None
     for service in services:
-        if _name(service) == name and _same_namespace(service, sts):
+        if name_of(service) == name and _same_namespace(service, sts):
             return service
     return None
 
 
 def _rendered_for(doc: Mapping[str, Any], statefulset: str) -> bool:
-    labels = _mapping(_mapping(doc.get("metadata")).get("labels"))
+    labels = metadata_map(doc, "labels")
     return labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and labels.get(STATEFULSET_LABEL) == statefulset
 
 
 def _same_namespace(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     def namespace(doc: Mapping[str, Any]) -> str:
-        return str(_mapping(doc.get("metadata")).get("namespace") or "default")
+        return metadata_text(doc, "namespace") or "default"
 
     return namespace(a) == namespace(b)
-
-
-def _expand_lists(docs: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    for doc in docs:
-        kind = doc.get("kind")
-        if isinstance(kind, str) and kind.endswith("List"):
-            yield from _list(doc.get("items"))
-        else:
-            yield doc
-
-
-def _name(doc: Mapping[str, Any]) -> str:
-    name = _mapping(doc.get("metadata")).get("name")
-    return name if isinstance(name, str) else ""
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
