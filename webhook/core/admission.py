@@ -38,6 +38,7 @@ from webhook.core.review import (
 )
 from webhook.core.rules import SKIP_FIXES_ANNOTATION, RuleContext, default_rules
 from webhook.core.settings import Settings
+from webhook.core.shapes import metadata_text
 
 RULES = default_rules()
 
@@ -121,7 +122,7 @@ def review(
         warning = f"stsmesh: pod admitted unchanged: {problem}"
         return _result(request, decision, "unreadable", allowed([warning]), error=problem)
 
-    namespace = request.namespace or _namespace_of(pod)
+    namespace = request.namespace or metadata_text(pod, "namespace")
     try:
         mesh = detect(pod, resolve_hint(settings, namespace, path_hint))
         annotations = pod.get("metadata", {}).get("annotations") or {}
@@ -162,9 +163,3 @@ def _result(
     error: str | None = None,
 ) -> ReviewResult:
     return ReviewResult(finalize(request, outcome), request, decision, outcome_name, mutation, error)
-
-
-def _namespace_of(pod: dict[str, object]) -> str:
-    metadata = pod.get("metadata")
-    value = metadata.get("namespace") if isinstance(metadata, dict) else None
-    return value if isinstance(value, str) else ""

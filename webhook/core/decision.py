@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from webhook.core.review import AdmissionRequest, clip, describe
+from webhook.core.shapes import metadata_text
 
 SKIP_ANNOTATION = "stsmesh.io/skip"
 TRUE_VALUES = frozenset({"true", "yes", "1", "on"})
@@ -55,7 +56,7 @@ def should_mutate(request: AdmissionRequest, excluded_namespaces: Sequence[str])
     pod = request.object
     if not isinstance(pod, dict):
         return _skip("no-object", "the request carries no pod object")
-    namespace = request.namespace or _meta_str(pod, "namespace")
+    namespace = request.namespace or metadata_text(pod, "namespace")
     if namespace in excluded_namespaces:
         return _skip("excluded-namespace", f"namespace {clip(namespace)} is excluded")
     if _opted_out(pod):
@@ -63,7 +64,7 @@ def should_mutate(request: AdmissionRequest, excluded_namespaces: Sequence[str])
     owner = statefulset_owner(pod)
     if owner is None:
         return _skip("not-statefulset", "the pod is not controlled by a StatefulSet")
-    name = _meta_str(pod, "name") or request.name
+    name = metadata_text(pod, "name") or request.name
     return Decision(True, "statefulset-pod", f"pod of StatefulSet {owner}", owner, ordinal_of(name, owner))
 
 
@@ -92,12 +93,6 @@ def ordinal_of(pod_name: str, statefulset: str) -> int | None:
     prefix = statefulset + "-"
     digits = pod_name[len(prefix) :] if pod_name and pod_name.startswith(prefix) else ""
     return int(digits) if digits.isdecimal() else None  # isdecimal: what int() reads, as regex \d
-
-
-def _meta_str(pod: Mapping[str, Any], field: str) -> str:
-    metadata = pod.get("metadata")
-    value = metadata.get(field) if isinstance(metadata, dict) else None
-    return value if isinstance(value, str) else ""
 
 
 def _opted_out(pod: Mapping[str, Any]) -> bool:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from webhook.core.shapes import expand_lists, mapping, name_of
 
 REVIEW_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 UID_NAMESPACE = uuid.UUID("6f1c1a52-3c5e-4c1e-9d87-5a1b8a0e3b11")
@@ -54,9 +56,9 @@ def reviews_from(
     """The reviews to run and the kinds that were skipped (e.g. the headless Service)."""
     items: list[Item] = []
     skipped: list[str] = []
-    for doc in _expand_lists(docs):
+    for doc in expand_lists(docs):
         kind = doc.get("kind")
-        name = _name(doc)
+        name = name_of(doc)
         if kind == "AdmissionReview" and doc.get("apiVersion") in REVIEW_API_VERSIONS:
             items.append(Item(f"AdmissionReview {_review_name(doc)}", doc))
         elif kind == "Pod":
@@ -74,28 +76,12 @@ def reviews_from(
     return items, skipped
 
 
-def _expand_lists(docs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for doc in docs:
-        if doc.get("kind") == "List" or (isinstance(doc.get("kind"), str) and doc["kind"].endswith("List")):
-            for item in doc.get("items") or []:
-                if isinstance(item, dict):
-                    yield item
-        else:
-            yield doc
-
-
-def _name(doc: Mapping[str, Any]) -> str:
-    metadata = doc.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    return name if isinstance(name, str) else ""
-
-
 def _review_name(doc: Mapping[str, Any]) -> str:
     request = doc.get("request")
     if isinstance(request, Mapping):
         obj = request.get("object")
-        if isinstance(obj, Mapping) and _name(obj):
-            return _name(obj)
+        if isinstance(obj, Mapping) and name_of(obj):
+            return name_of(obj)
         if isinstance(request.get("name"), str):
             return str(request["name"])
     return ""
@@ -105,17 +91,17 @@ def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int, namespace: str = 
     """The pod the StatefulSet controller would create for ``ordinal``."""
     if ordinal < 0:
         raise InputError("--ordinal must be 0 or more")
-    metadata = _obj(sts.get("metadata"))
+    metadata = mapping(sts.get("metadata"))
     set_name = metadata.get("name")
     if not isinstance(set_name, str) or not set_name:
         raise InputError("the StatefulSet has no metadata.name")
-    spec = _obj(sts.get("spec"))
-    template = _obj(spec.get("template"))
+    spec = mapping(sts.get("spec"))
+    template = mapping(spec.get("template"))
     replicas = spec.get("replicas", 1)
     if isinstance(replicas, int) and ordinal >= max(replicas, 1) and ordinal > 0:
         raise InputError(f"--ordinal {ordinal} is past the StatefulSet's {replicas} replicas")
-    tmeta = copy.deepcopy(_obj(template.get("metadata")))
-    pod_spec = copy.deepcopy(_obj(template.get("spec")))
+    tmeta = copy.deepcopy(mapping(template.get("metadata")))
+    pod_spec = copy.deepcopy(mapping(template.get("spec")))
     name = f"{set_name}-{ordinal}"
     ns = namespace or metadata.get("namespace") or "default"
     labels = dict(tmeta.get("labels") or {})
@@ -143,20 +129,16 @@ def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int, namespace: str = 
         volumes = [v for v in pod_spec.get("volumes") or [] if isinstance(v, dict)]
         taken = {v.get("name") for v in volumes}
         for claim in claims:
-            claim_name = _name(claim)
+            claim_name = name_of(claim)
             if claim_name and claim_name not in taken:
                 volumes.append({"name": claim_name, "persistentVolumeClaim": {"claimName": f"{claim_name}-{name}"}})
         pod_spec["volumes"] = volumes
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": pod_spec}
 
 
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def pod_review(pod: dict[str, Any], namespace: str = "") -> dict[str, Any]:
     """An ``admission.k8s.io/v1`` CREATE review for ``pod``, as the apiserver sends it."""
-    metadata = _obj(pod.get("metadata"))
+    metadata = mapping(pod.get("metadata"))
     ns = namespace or metadata.get("namespace") or "default"
     name = metadata.get("name") or ""
     gvk = {"group": "", "version": "v1", "kind": "Pod"}

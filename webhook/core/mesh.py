@@ -14,16 +14,22 @@ Inputs are what the request carries plus configuration, never an API call:
 
 Inbound mode: Istio < 1.10 and Linkerd < 2.11 forward inbound traffic to 127.0.0.1 (``localhost``);
 later versions forward to the pod IP (``pod-ip``); with no version it is ``unknown``.
+
+What differs between meshes (container and annotation names, where the version is read, the
+release that moved inbound delivery) is one :class:`MeshFacts` row per mesh in :data:`MESHES`;
+:func:`detect` reads the rows in order and names no mesh itself.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, Literal
+
+from webhook.core.shapes import ContainerRef, find_container, metadata_map, text
 
 MeshName = Literal["istio", "linkerd", "none", "unknown"]
 InboundMode = Literal["localhost", "pod-ip", "unknown"]
@@ -31,16 +37,8 @@ Version = tuple[int, int]
 
 MESH_CHOICES = ("istio", "linkerd", "none", "auto")
 
-ISTIO_POD_IP_SINCE: Version = (1, 10)
-LINKERD_POD_IP_SINCE: Version = (2, 11)
 # Linkerd edge releases are named edge-YY.M.N; edge-21.9.x became stable-2.11.
 LINKERD_EDGE_211 = (21, 9)
-
-ISTIO_PROXY = "istio-proxy"
-ISTIO_INIT = "istio-init"
-ISTIO_VALIDATION = "istio-validation"
-LINKERD_PROXY = "linkerd-proxy"
-LINKERD_INIT = "linkerd-init"
 
 
 def parse_version(text: str | None) -> Version | None:
@@ -75,6 +73,118 @@ def format_version(version: Version | None) -> str:
     return f"{version[0]}.{version[1]}" if version else "unknown version"
 
 
+def image_tag(image: object) -> str | None:
+    """``docker.io/istio/proxyv2:1.9.5@sha256:…`` → ``1.9.5``; None without a tag."""
+    if not isinstance(image, str):
+        return None
+    image = image.split("@", 1)[0]
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+# --- the facts of each mesh -----------------------------------------------------------------------
+
+VersionReader = Callable[[Mapping[str, Any], Mapping[str, Any] | None], Version | None]
+"""Reads an injected mesh's version from the pod's annotations and its proxy container (if any)."""
+
+
+def _istio_version(annotations: Mapping[str, Any], proxy: Mapping[str, Any] | None) -> Version | None:
+    """The proxy image's tag, else the revision recorded in ``sidecar.istio.io/status``."""
+    version = parse_version(image_tag(proxy.get("image")) if proxy else None)
+    return version if version is not None else _istio_status_revision(annotations.get("sidecar.istio.io/status"))
+
+
+def _linkerd_version(annotations: Mapping[str, Any], proxy: Mapping[str, Any] | None) -> Version | None:
+    """``linkerd.io/proxy-version``, else the proxy image's tag."""
+    version = parse_version(text(annotations.get("linkerd.io/proxy-version")))
+    return version if version is not None or proxy is None else parse_version(image_tag(proxy.get("image")))
+
+
+def _istio_status_revision(status: object) -> Version | None:
+    if not isinstance(status, str):
+        return None
+    try:
+        decoded = json.loads(status)
+    except ValueError:
+        return None
+    revision = decoded.get("revision") if isinstance(decoded, dict) else None
+    return parse_version(revision) if isinstance(revision, str) else None
+
+
+@dataclass(frozen=True)
+class MeshFacts:
+    """One mesh's injection as stsmesh needs to know it."""
+
+    name: MeshName
+    title: str
+    proxy: str
+    """The injected proxy container."""
+    redirect_init: str
+    """The injected init container that sets up traffic redirection (absent with the mesh's CNI)."""
+    injected_annotation: str
+    """An annotation the injector writes: its presence means the pod is injected."""
+    read_version: VersionReader
+    pod_ip_since: Version
+    """The first release that delivers inbound traffic to the pod IP rather than 127.0.0.1."""
+    inject_key: str
+    """The pod annotation (and, where ``inject_in_labels``, label) that asks for or refuses injection."""
+    inject_in_labels: bool
+    inject_values: frozenset[str]
+    opt_out_values: frozenset[str]
+    values_any_case: bool
+    revision_label: str
+    """A label that selects a control-plane revision (and so asks for injection); "" for none."""
+    inject_evidence: str
+    """How the explanation names an injection request; ``{value}`` is the value found."""
+
+    def inject_request(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> str:
+        in_labels = labels.get(self.inject_key) if self.inject_in_labels else None
+        value = text(in_labels or annotations.get(self.inject_key))
+        return value.lower() if self.values_any_case else value
+
+
+ISTIO: Final = MeshFacts(
+    name="istio",
+    title="Istio",
+    proxy="istio-proxy",
+    redirect_init="istio-init",
+    injected_annotation="sidecar.istio.io/status",
+    read_version=_istio_version,
+    pod_ip_since=(1, 10),
+    inject_key="sidecar.istio.io/inject",
+    inject_in_labels=True,
+    inject_values=frozenset({"true"}),
+    opt_out_values=frozenset({"false"}),
+    values_any_case=True,
+    revision_label="istio.io/rev",
+    inject_evidence="pod asks for Istio injection",
+)
+
+LINKERD: Final = MeshFacts(
+    name="linkerd",
+    title="Linkerd",
+    proxy="linkerd-proxy",
+    redirect_init="linkerd-init",
+    injected_annotation="linkerd.io/proxy-version",
+    read_version=_linkerd_version,
+    pod_ip_since=(2, 11),
+    inject_key="linkerd.io/inject",
+    inject_in_labels=False,
+    inject_values=frozenset({"enabled", "ingress"}),
+    opt_out_values=frozenset({"disabled"}),
+    values_any_case=False,
+    revision_label="",
+    inject_evidence="pod annotation linkerd.io/inject={value}",
+)
+
+MESHES: Final[tuple[MeshFacts, ...]] = (ISTIO, LINKERD)
+"""Every mesh stsmesh knows, in the order evidence is looked for."""
+
+FACTS: Final[Mapping[str, MeshFacts]] = {facts.name: facts for facts in MESHES}
+
+ISTIO_POD_IP_SINCE: Final = ISTIO.pod_ip_since
+
+
 @dataclass(frozen=True)
 class MeshHint:
     """What configuration or the URL says about the mesh: ``mesh`` None means "no opinion".
@@ -89,30 +199,20 @@ class MeshHint:
 
     @staticmethod
     def parse(mesh: str | None, version: str | None = None) -> MeshHint:
-        if mesh in (None, "", "auto"):
-            parsed = parse_version(version)
-            if version and parsed is None:
-                raise ValueError(f"cannot read a version from {version!r}; use e.g. 1.9 or 2.11")
-            return MeshHint(None, parsed)
-        if mesh not in ("istio", "linkerd", "none"):
-            raise ValueError(f"unknown mesh {mesh!r}; use one of istio, linkerd, none, auto")
-        parsed_version = parse_version(version)
-        if version and parsed_version is None:
+        if mesh not in (None, "", "auto", "none") and mesh not in FACTS:
+            raise ValueError(f"unknown mesh {mesh!r}; use one of {', '.join(MESH_CHOICES)}")
+        parsed = parse_version(version)
+        if version and parsed is None:
             raise ValueError(f"cannot read a version from {version!r}; use e.g. 1.9 or 2.11")
+        if mesh in (None, "", "auto"):
+            return MeshHint(None, parsed)
         name: MeshName = mesh  # type: ignore[assignment]
-        return MeshHint(name, parsed_version)
-
-
-class InjectedInit:
-    """The init container that sets up traffic redirection, when the proxy is already injected."""
-
-    def __init__(self, list_name: str, index: int) -> None:
-        self.list_name: Final = list_name
-        self.index: Final = index
+        return MeshHint(name, parsed)
 
 
 class MeshContext:
-    """The mesh the pod lives in, as far as we can tell, and how we know (``evidence``)."""
+    """The mesh the pod lives in, as far as we can tell, and how we know (``evidence``).
+    ``redirect_init``: where the injected redirection init container sits, when there is one."""
 
     def __init__(
         self,
@@ -121,7 +221,7 @@ class MeshContext:
         inbound: InboundMode,
         injected: bool,
         cni: bool,
-        redirect_init: InjectedInit | None,
+        redirect_init: ContainerRef | None,
         evidence: str,
     ) -> None:
         self.mesh: Final = mesh
@@ -134,117 +234,75 @@ class MeshContext:
 
     @property
     def label(self) -> str:
-        if self.mesh in ("none", "unknown"):
+        facts = FACTS.get(self.mesh)
+        if facts is None:
             return f"mesh {self.mesh}"
-        name = "Istio" if self.mesh == "istio" else "Linkerd"
-        return f"{name} {format_version(self.version)}"
+        return f"{facts.title} {format_version(self.version)}"
 
 
 def inbound_mode(mesh: MeshName, version: Version | None) -> InboundMode:
-    if version is None or mesh not in ("istio", "linkerd"):
+    facts = FACTS.get(mesh)
+    if version is None or facts is None:
         return "unknown"
-    since = ISTIO_POD_IP_SINCE if mesh == "istio" else LINKERD_POD_IP_SINCE
-    return "pod-ip" if version >= since else "localhost"
-
-
-def _meta(pod: Mapping[str, Any], field: str) -> Mapping[str, Any]:
-    metadata = pod.get("metadata")
-    value = metadata.get(field) if isinstance(metadata, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-def _image_tag(image: object) -> str | None:
-    if not isinstance(image, str):
-        return None
-    image = image.split("@", 1)[0]
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
-
-
-def _find(pod: Mapping[str, Any], name: str) -> tuple[str, int, Mapping[str, Any]] | None:
-    """The container called ``name`` (init containers first), with its list and its index there."""
-    spec = pod.get("spec")
-    if not isinstance(spec, dict):
-        return None
-    for list_name in ("initContainers", "containers"):
-        items = spec.get(list_name)
-        if not isinstance(items, list):
-            continue
-        for index, container in enumerate(items):
-            if isinstance(container, dict) and container.get("name") == name:
-                return list_name, index, container
-    return None
+    return "pod-ip" if version >= facts.pod_ip_since else "localhost"
 
 
 def detect(pod: Mapping[str, Any], hint: MeshHint = MeshHint()) -> MeshContext:
     """The mesh context for ``pod``; see the module docstring for the precedence."""
-    labels = _meta(pod, "labels")
-    annotations = _meta(pod, "annotations")
+    labels = metadata_map(pod, "labels")
+    annotations = metadata_map(pod, "annotations")
 
-    istio_proxy = _find(pod, ISTIO_PROXY)
-    if istio_proxy is not None or "sidecar.istio.io/status" in annotations:
-        version = parse_version(_image_tag(istio_proxy[2].get("image")) if istio_proxy else None)
-        if version is None:
-            version = _istio_status_revision(annotations.get("sidecar.istio.io/status"))
-        if version is None:
-            version = hint.version_for("istio")
-        init = _find(pod, ISTIO_INIT)
-        return MeshContext(
-            mesh="istio",
-            version=version,
-            inbound=inbound_mode("istio", version),
-            injected=True,
-            cni=init is None,
-            redirect_init=InjectedInit(init[0], init[1]) if init else None,
-            evidence="istio-proxy already injected"
-            + (" (istio-init)" if init else " (Istio CNI: no istio-init container)"),
-        )
+    for facts in MESHES:
+        proxy = find_container(pod, facts.proxy)
+        if proxy is not None or facts.injected_annotation in annotations:
+            return _injected(pod, facts, annotations, proxy[1] if proxy else None, hint)
 
-    linkerd_proxy = _find(pod, LINKERD_PROXY)
-    if linkerd_proxy is not None or "linkerd.io/proxy-version" in annotations:
-        version = parse_version(_as_str(annotations.get("linkerd.io/proxy-version")))
-        if version is None and linkerd_proxy is not None:
-            version = parse_version(_image_tag(linkerd_proxy[2].get("image")))
-        if version is None:
-            version = hint.version_for("linkerd")
-        init = _find(pod, LINKERD_INIT)
-        return MeshContext(
-            mesh="linkerd",
-            version=version,
-            inbound=inbound_mode("linkerd", version),
-            injected=True,
-            cni=init is None,
-            redirect_init=InjectedInit(init[0], init[1]) if init else None,
-            evidence="linkerd-proxy already injected"
-            + (" (linkerd-init)" if init else " (Linkerd CNI: no linkerd-init container)"),
-        )
+    opted_out: set[str] = set()
+    for facts in MESHES:
+        request = facts.inject_request(labels, annotations)
+        if request in facts.opt_out_values:
+            opted_out.add(facts.name)
+        revision = text(labels.get(facts.revision_label)) if facts.revision_label else ""
+        if request in facts.inject_values or revision:
+            version = parse_version(revision) if revision else None
+            if version is None:
+                version = hint.version_for(facts.name)
+            if revision:
+                why = f"pod label {facts.revision_label}={revision}"
+            else:
+                why = facts.inject_evidence.format(value=request)
+            return _pending(facts.name, version, why)
 
-    istio_inject = _as_str(labels.get("sidecar.istio.io/inject") or annotations.get("sidecar.istio.io/inject"))
-    linkerd_inject = _as_str(annotations.get("linkerd.io/inject"))
-    opted_out = set()
-    if istio_inject.lower() == "false":
-        opted_out.add("istio")
-    if linkerd_inject == "disabled":
-        opted_out.add("linkerd")
-
-    revision = _as_str(labels.get("istio.io/rev"))
-    if istio_inject.lower() == "true" or revision:
-        version = parse_version(revision) if revision else None
-        if version is None:
-            version = hint.version_for("istio")
-        why = f"pod label istio.io/rev={revision}" if revision else "pod asks for Istio injection"
-        return _pending("istio", version, why)
-    if linkerd_inject in ("enabled", "ingress"):
-        version = hint.version_for("linkerd")
-        return _pending("linkerd", version, f"pod annotation linkerd.io/inject={linkerd_inject}")
-
-    if hint.mesh in ("istio", "linkerd"):
+    if hint.mesh is not None and hint.mesh in FACTS:
         if hint.mesh in opted_out:
             return _pending("none", None, f"pod opts out of {hint.mesh} injection")
         return _pending(hint.mesh, hint.version, "configured: --mesh, namespace default or webhook path")
     if hint.mesh == "none":
         return _pending("none", None, "configured: no mesh")
     return _pending("unknown", None, "no mesh evidence on the pod and no mesh configured")
+
+
+def _injected(
+    pod: Mapping[str, Any],
+    facts: MeshFacts,
+    annotations: Mapping[str, Any],
+    proxy: Mapping[str, Any] | None,
+    hint: MeshHint,
+) -> MeshContext:
+    version = facts.read_version(annotations, proxy)
+    if version is None:
+        version = hint.version_for(facts.name)
+    init = find_container(pod, facts.redirect_init)
+    how = f"({facts.redirect_init})" if init else f"({facts.title} CNI: no {facts.redirect_init} container)"
+    return MeshContext(
+        mesh=facts.name,
+        version=version,
+        inbound=inbound_mode(facts.name, version),
+        injected=True,
+        cni=init is None,
+        redirect_init=init[0] if init else None,
+        evidence=f"{facts.proxy} already injected {how}",
+    )
 
 
 def _pending(mesh: MeshName, version: Version | None, evidence: str) -> MeshContext:
@@ -257,18 +315,3 @@ def _pending(mesh: MeshName, version: Version | None, evidence: str) -> MeshCont
         redirect_init=None,
         evidence=evidence,
     )
-
-
-def _as_str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _istio_status_revision(status: object) -> Version | None:
-    if not isinstance(status, str):
-        return None
-    try:
-        decoded = json.loads(status)
-    except ValueError:
-        return None
-    revision = decoded.get("revision") if isinstance(decoded, dict) else None
-    return parse_version(revision) if isinstance(revision, str) else None

@@ -18,6 +18,8 @@ from typing import Any, Final, TypedDict
 
 import orjson
 
+from webhook.core.shapes import text
+
 SUPPORTED_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 
 
@@ -116,20 +118,16 @@ def parse_review(body: object) -> AdmissionRequest:
     return AdmissionRequest(
         api_version=api_version,
         uid=uid,
-        operation=_str(request.get("operation")),
+        operation=text(request.get("operation")),
         kind=kind if isinstance(kind, dict) else {},
         resource=resource if isinstance(resource, dict) else {},
-        sub_resource=_str(request.get("subResource")),
-        namespace=_str(request.get("namespace")),
-        name=_str(request.get("name")),
+        sub_resource=text(request.get("subResource")),
+        namespace=text(request.get("namespace")),
+        name=text(request.get("name")),
         dry_run=request.get("dryRun") is True,
         object=request.get("object"),
         raw=request,
     )
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 # --- outcomes -------------------------------------------------------------------------------------
