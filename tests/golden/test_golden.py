@@ -32,7 +32,7 @@ import yaml
 
 from webhook.cli import main as cli
 from webhook.core.admission import ReviewResult, review
-from webhook.core.catalogue import builtin_catalogue
+from webhook.core.catalogue.load import builtin_catalogue
 from webhook.core.mesh import MESH_CHOICES
 from webhook.core.settings import Settings
 from webhook.server.app import make_app
@@ -126,7 +126,7 @@ def outcome_summary(result: ReviewResult) -> dict[str, Any]:
             "injected": mutation.mesh.injected,
             "cni": mutation.mesh.cni,
         }
-        summary["apps"] = [f"{m.list_name}/{m.container_name}: {m.app.id}" for m in mutation.apps]
+        summary["apps"] = [f"{m.ref.list_name}/{m.container_name}: {m.app.id}" for m in mutation.apps]
         summary["fixes"] = list(mutation.fixes)
     return summary
 

@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 
 from tests.support import envelope_ok
 from webhook.core.admission import review
-from webhook.core.catalogue import App, Catalogue, Match, _score, builtin_catalogue, image_repository
+from webhook.core.catalogue import App, Catalogue, Match, _score, image_repository
+from webhook.core.catalogue.load import builtin_catalogue
 from webhook.core.inputs import pod_from_statefulset, pod_review
 from webhook.core.mesh import MeshHint
 from webhook.core.review import InvalidReview, decode_patch

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from webhook.core.catalogue import (
-    FIX_KINDS,
-    Catalogue,
-    CatalogueError,
-    builtin_catalogue,
-    image_repository,
-    load_builtin_text,
-    parse_catalogue,
-)
+from webhook.cli.main import main
+from webhook.core.catalogue import Catalogue, image_repository
+from webhook.core.catalogue.load import builtin_catalogue, dump, load_builtin_text, parse_catalogue, with_user_catalogue
+from webhook.core.catalogue.schema import CatalogueError
+from webhook.core.rules.registry import FIX_KINDS, RULES
 
 
 @pytest.mark.parametrize(
@@ -93,7 +92,7 @@ def _pod(*images: str, init: tuple[str, ...] = (), **container: Any) -> dict[str
 )
 def test_builtin_match_picks_the_most_specific_app(image: str, app_id: str) -> None:
     (match,) = builtin_catalogue().match(_pod(image))
-    assert (match.app.id, match.list_name, match.index, match.container_name) == (app_id, "containers", 0, "c0")
+    assert (match.app.id, match.ref.list_name, match.ref.index, match.container_name) == (app_id, "containers", 0, "c0")
 
 
 @pytest.mark.parametrize(
@@ -116,7 +115,7 @@ def test_match_covers_init_containers_and_keeps_positions() -> None:
     pod = _pod(
         "mysql:5.7", "gcr.io/google-samples/xtrabackup:1.0", init=("busybox", "gcr.io/google-samples/xtrabackup:1.0")
     )
-    found = [(m.list_name, m.index, m.app.id) for m in builtin_catalogue().match(pod)]
+    found = [(m.ref.list_name, m.ref.index, m.app.id) for m in builtin_catalogue().match(pod)]
     assert found == [
         ("initContainers", 1, "mysql-clone-from-peer"),
         ("containers", 0, "mysql-official"),
@@ -212,7 +211,7 @@ def test_env_condition_adds_specificity() -> None:
 
 
 def test_the_shipped_catalogue_is_valid() -> None:
-    catalogue, disabled = parse_catalogue(load_builtin_text(), "webhook/core/catalogue.yaml")
+    catalogue, disabled = parse_catalogue(load_builtin_text(), "webhook/core/catalogue/catalogue.yaml")
     assert disabled == ()
     assert catalogue == builtin_catalogue()
     ids = [a.id for a in catalogue.apps]
@@ -333,6 +332,22 @@ INVALID = [
         "user.yaml: app id 'a' appears twice",
         id="duplicate-id",
     ),
+    # mistakes that would silently do nothing
+    pytest.param(
+        _app(match={"images": ["bitnami/zookeeper:3.8"]}), "has a tag or digest; give the repository path", id="tag"
+    ),
+    pytest.param(_app(match={"images": ["acme/x@sha256:0"]}), "has a tag or digest", id="digest"),
+    pytest.param(
+        _app(match={"images": ["docker.io/bitnami/zookeeper"]}), "starts with a registry", id="registry-prefix"
+    ),
+    pytest.param(_app(match={"images": ["localhost/acme/x"]}), "starts with a registry", id="registry-localhost"),
+    pytest.param("version: 2\napps: []\n", "user.yaml: version 2 is not known; this stsmesh reads version 1", id="v2"),
+    pytest.param("version: '1'\napps: []\n", "version '1' is not known", id="version-string"),
+    pytest.param(
+        _fix(opaque_ports={"ports": [7000], "linkerd_before": "soon"}),
+        "opaque_ports.linkerd_before: must be a version string",
+        id="opaque-before-unreadable",
+    ),
 ]
 
 
@@ -360,3 +375,39 @@ def test_imageless_user_apps_match_by_env_or_ports_in_catalogue_order() -> None:
     zk = _pod("bitnami/zookeeper:3.7", ports=[{"containerPort": 7777}])
     assert [m.app.id for m in merged.match(zk)] == ["zookeeper-bitnami"]
     assert merged.match(_pod("acme/unknown:1")) == []
+
+
+def test_disable_naming_no_shipped_app_is_an_error() -> None:
+    with pytest.raises(CatalogueError, match=r"user.yaml: disable: cassandr is not a shipped app id"):
+        with_user_catalogue(builtin_catalogue(), "disable: [cassandr]\n", "user.yaml")
+    merged = with_user_catalogue(builtin_catalogue(), "disable: [cassandra]\n", "user.yaml")
+    assert "cassandra" not in {app.id for app in merged.apps}
+
+
+def test_dump_is_read_back_equal() -> None:
+    """``stsmesh catalogue -o yaml`` prints the schema itself: --catalogue accepts it back unchanged."""
+    text = yaml.safe_dump(dump(builtin_catalogue()), sort_keys=False)
+    catalogue, disabled = parse_catalogue(text, "dumped.yaml")
+    assert catalogue == builtin_catalogue() and disabled == ()
+    assert with_user_catalogue(builtin_catalogue(), text, "dumped.yaml") == builtin_catalogue()
+
+
+def test_catalogue_command_yaml_is_accepted_by_catalogue_flag(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert main(["catalogue", "-o", "yaml"], out=out, environ={}) == 0
+    user = tmp_path / "dumped.yaml"
+    user.write_text(out.getvalue())
+    again = io.StringIO()
+    assert main(["catalogue", "-o", "yaml", "--catalogue", str(user)], out=again, environ={}) == 0
+    assert again.getvalue() == out.getvalue()
+
+
+def test_every_fix_kind_is_declared_once_with_its_family() -> None:
+    families = {rule.family for rule in RULES}
+    for name, kind in FIX_KINDS.items():
+        assert kind.name == name and kind.family in families, name
+        assert (kind.apply is None) != (kind.apply_once is None), f"{name}: exactly one handler"
+        assert kind.summary, name
+    header = load_builtin_text().split("\nversion:", 1)[0]
+    documented = set(re.findall(r"^#\s+([a-z_]+): ", header, re.M)) & set(FIX_KINDS)
+    assert documented == set(FIX_KINDS), "the catalogue.yaml header lists every kind"

@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
+from webhook.core.catalogue import App, AppMatch, Fix, Match
+from webhook.core.catalogue.load import builtin_catalogue
 from webhook.core.commalist import merged_ports, without_ports
-from webhook.core.mesh import MeshHint
+from webhook.core.mesh import MeshHint, detect
+from webhook.core.patch import PodEditor
+from webhook.core.rules import FixKind, Report, RuleContext, family_rule
 from webhook.core.rules.app_config import _rewrite_urls
+from webhook.core.rules.registry import FIX_KINDS
+from webhook.core.shapes import ContainerRef
 
 
 @pytest.mark.parametrize(
@@ -154,3 +160,49 @@ def test_version_with_auto_mesh_applies_to_the_mesh_the_pod_names(
 def test_unreadable_versions_are_refused(mesh: str) -> None:
     with pytest.raises(ValueError, match="cannot read a version"):
         MeshHint.parse(mesh, "garbage")
+
+
+def _bare_pod_for(app: App, make_sts_pod: Callable[..., Any]) -> Any:
+    """A StatefulSet pod whose one container the catalogue recognises as ``app``, with nothing else set."""
+    container: dict[str, Any] = {"name": "app", "image": f"{app.match.images[0]}:1" if app.match.images else "x:1"}
+    if app.match.env_any:
+        container["env"] = [{"name": app.match.env_any[0], "value": "1"}]
+    if app.match.ports_any:
+        container["ports"] = [{"containerPort": app.match.ports_any[0]}]
+    return make_sts_pod("app", containers=[container])
+
+
+@pytest.mark.parametrize(("mesh", "version"), [("istio", "1.9"), ("istio", "1.22"), ("linkerd", "2.10")])
+def test_no_recognised_app_passes_in_silence(
+    mesh: str,
+    version: str,
+    make_sts_pod: Callable[..., Any],
+    make_review: Callable[..., Any],
+    run_review: Callable[..., Any],
+) -> None:
+    """Every fix of a recognised app that concerns the pod's mesh changes the pod, or says why not
+    (a fix of another mesh's kind, such as Linkerd's opaque ports under Istio, concerns it not)."""
+    silent = []
+    for app in builtin_catalogue().apps:
+        result, _ = run_review(make_review(_bare_pod_for(app, make_sts_pod)), mesh, version)
+        mutation = result.mutation
+        assert mutation is not None and app in [m.app for m in mutation.apps], app.id
+        said = {c.fix for c in mutation.changes} | {n.fix for n in mutation.notes}
+        said |= {fix.id for fix in app.fixes for w in mutation.warnings if w.startswith(f"{fix.id}:")}
+        ctx = RuleContext("data", "app", 0, mutation.mesh, mutation.apps)
+        concerned = [fix for fix in app.fixes if FIX_KINDS[fix.kind].relevant(ctx, fix)]
+        silent += [f"{app.id}/{fix.id}" for fix in concerned if fix.id not in said]
+    assert silent == []
+
+
+def test_a_handler_that_says_nothing_gets_a_note() -> None:
+    """The family rule's own guarantee, shown with a handler that does nothing at all."""
+    quiet = FixKind("env_set", "bind", lambda params, where: None, lambda ctx, fix: True, apply=lambda *args: None)
+    rule = family_rule("quiet", "bind", [quiet])
+    fix = Fix(id="quiet-fix", kind="env_set", why="w", params={}, inbound=("localhost",))
+    app = App(id="q", app="Q", flavour="", source="s", match=Match(images=("acme/q",)), fixes=(fix,))
+    matches = [AppMatch(app, ContainerRef("containers", 0), "q")]
+    ctx = RuleContext("data", "q", 0, detect({}, MeshHint("istio", (1, 9))), matches)
+    report = Report()
+    rule.apply(PodEditor({"spec": {"containers": [{"name": "q"}]}}), ctx, report)
+    assert [(n.fix, n.message) for n in report.notes] == [("quiet-fix", "q: nothing to change in this pod")]

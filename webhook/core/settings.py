@@ -1,17 +1,19 @@
-"""Pure: every setting of stsmesh, with its default, in one frozen dataclass.
+"""Pure: every setting of stsmesh, with its default, in one frozen dataclass, and the one assembly
+of flags over ``STSMESH_*`` environment variables over defaults (:func:`assemble`) that serve,
+dry-run, catalogue and audit all use.
 
-Settings come from flags and environment variables (``STSMESH_*``, see :data:`ENV_VARS`); the CLI
-edge reads them and calls :func:`from_env` / builds a :class:`Settings`. Nothing here reads the
-environment or the disk by itself.
+Nothing here reads the environment or the disk by itself: the CLI edge passes the parsed flags, the
+environment mapping and a function that loads a catalogue file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-from webhook.core.catalogue import Catalogue, builtin_catalogue
+from webhook.core.catalogue import Catalogue
+from webhook.core.catalogue.load import builtin_catalogue
 from webhook.core.mesh import MeshHint
 
 RuleErrorPolicy = Literal["allow", "deny"]
@@ -103,6 +105,16 @@ ENV_VARS: Mapping[str, str] = {
     "log_format": "STSMESH_LOG_FORMAT",
     "log_level": "STSMESH_LOG_LEVEL",
 }
+"""The environment variable of each plain setting (its flag, where it has one, is ``--<name>``)."""
+
+INPUT_ENV_VARS: Mapping[str, str] = {
+    "mesh": "STSMESH_MESH",
+    "mesh_version": "STSMESH_MESH_VERSION",
+    "namespace_mesh": "STSMESH_NAMESPACE_MESH",
+    "catalogue": "STSMESH_CATALOGUE",
+}
+"""Inputs that become a setting once read: ``mesh`` + ``mesh_version`` → ``default_hint``,
+``namespace_mesh`` → ``namespace_hints``, ``catalogue`` (a file) → ``catalogue``."""
 
 
 class SettingsError(ValueError):
@@ -151,3 +163,34 @@ def parse_namespace_hints(text: str) -> dict[str, MeshHint]:
         except ValueError as exc:
             raise SettingsError(f"namespace mesh {item!r}: {exc}") from exc
     return hints
+
+
+def assemble(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    load_catalogue: Callable[[str], Catalogue],
+) -> Settings:
+    """The settings for one command: each flag given wins over its ``STSMESH_*`` variable, which
+    wins over the default. ``flags`` maps setting and input names (:data:`ENV_VARS`,
+    :data:`INPUT_ENV_VARS`) to parsed values, None or absent when not given; other keys are ignored.
+    ``load_catalogue(path)`` returns the effective catalogue for a user file (the edge reads it).
+    Raises :class:`SettingsError` naming the flag or variable."""
+    values = env_overrides(environ)
+    for name in ENV_VARS:
+        value = flags.get(name)
+        if value is not None:
+            values[name] = value
+
+    def given(name: str) -> str:
+        value = flags.get(name)
+        return str(value) if value is not None else environ.get(INPUT_ENV_VARS[name], "")
+
+    try:
+        values["default_hint"] = MeshHint.parse(given("mesh") or None, given("mesh_version") or None)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    values["namespace_hints"] = parse_namespace_hints(given("namespace_mesh"))
+    catalogue_file = given("catalogue")
+    if catalogue_file:
+        values["catalogue"] = load_catalogue(catalogue_file)
+    return Settings(**values)

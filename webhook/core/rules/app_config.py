@@ -5,38 +5,51 @@ interfaces so the app receives traffic whether the proxy forwards to 127.0.0.1 o
 These fixes are safe for every mesh, so they also apply when the mesh is unknown; with no mesh
 (``none``) nothing is needed and nothing is changed. Values already right are left alone and the
 explanation says so ("already binds all interfaces").
+
+Kinds (:data:`KINDS`): ``env_set``, ``env_token``, ``env_url_hosts``, ``env_wildcard``,
+``arg_url_hosts`` and ``advice`` (a warning only, in the same opt-out family).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from webhook.core.catalogue import AppMatch, Fix
-from webhook.core.patch import ContainerRef, PodEditor
-from webhook.core.rules import Report, Rule, RuleContext
+from webhook.core.catalogue.schema import CatalogueError, mapping_of, strings, text_field
+from webhook.core.patch import PodEditor
+from webhook.core.rules import FixHandler, FixKind, Report, Rule, RuleContext, family_rule
+from webhook.core.shapes import ContainerRef
 
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "[::]", "::"})
 ALL_INTERFACES = "0.0.0.0"
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*://)(?P<host>\[[^\]]*\]|[^:/]*)(?P<rest>.*)$")
 
 
-def apply_app_config(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
-    if ctx.mesh.mesh == "none":
-        return
-    for match in ctx.apps:
-        for fix in match.app.fixes:
-            handler = _HANDLERS.get(fix.kind)
-            if handler is None:
-                continue
-            if not ctx.allows(fix.id, "bind"):
-                report.note(fix.id, "skipped: the pod opts out of this fix")
-                continue
-            if ctx.mesh.inbound not in fix.inbound or not fix.applies_to(ctx.mesh.mesh):
-                continue
-            ref = ContainerRef.of(match.list_name, match.index)
-            handler(editor, ref, match, fix, report)
+Handler = Callable[[PodEditor, ContainerRef, AppMatch, Fix, Report], None]
+"""A handler of one container's settings."""
+
+DELIVERY = {"localhost": "127.0.0.1", "pod-ip": "the pod IP", "unknown": "an address not known yet"}
+
+
+def _relevant(ctx: RuleContext, fix: Fix) -> bool:
+    return ctx.mesh.mesh != "none"
+
+
+def _in_container(handler: Handler) -> FixHandler:
+    """``handler`` run on the matched container where the fix's inbound modes and mesh apply."""
+
+    def apply(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, report: Report) -> None:
+        mesh = ctx.mesh
+        if not fix.applies_to(mesh.mesh):
+            report.note(fix.id, f"not needed: the fix is for {', '.join(fix.meshes)}, the pod is in {mesh.label}")
+        elif mesh.inbound not in fix.inbound:
+            report.note(fix.id, f"not needed: {mesh.label} delivers inbound traffic to {DELIVERY[mesh.inbound]}")
+        else:
+            handler(editor, match.ref, match, fix, report)
+
+    return apply
 
 
 def _env_set(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
@@ -136,6 +149,7 @@ def _env_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: F
     for name in fix.params:
         found = editor.env_value(ref, name)
         if found is None or not isinstance(found[1].get("value"), str):
+            report.note(fix.id, f"{match.container_name}: {name} is not set to a value; nothing to rewrite")
             continue
         current = found[1]["value"]
         if _loopback_only(current):
@@ -153,6 +167,7 @@ def _env_wildcard(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fi
     for name in fix.params:
         found = editor.env_value(ref, name)
         if found is None:
+            report.note(fix.id, f"{match.container_name}: {name} is not set; the app's default applies")
             continue
         current = found[1].get("value")
         if isinstance(current, str) and current.strip() in WILDCARD_HOSTS:
@@ -211,6 +226,7 @@ def _advice(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, rep
         container = editor.container(ref)
         words = [w for f in ("command", "args") for item in _strings(container.get(f)) for w in item.split()]
         if not any(w == needle or w.startswith(needle + "=") for w in words):
+            report.note(fix.id, f"{match.container_name}: not started with {needle}; no advice needed")
             return
     report.warn(f"{fix.id}: {match.container_name}: {fix.params['text']}")
 
@@ -219,14 +235,52 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-Handler = Callable[[PodEditor, ContainerRef, AppMatch, Fix, Report], None]
-_HANDLERS: dict[str, Handler] = {
-    "env_set": _env_set,
-    "env_token": _env_token,
-    "env_url_hosts": _env_url_hosts,
-    "env_wildcard": _env_wildcard,
-    "arg_url_hosts": _arg_url_hosts,
-    "advice": _advice,
-}
+def _check_env_values(params: object, where: str) -> None:
+    if (
+        not isinstance(params, dict)
+        or not params
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items())
+    ):
+        raise CatalogueError(f"{where}: must map env names to string values (quote yes/no/true)")
 
-RULE = Rule("app-config", "bind", apply_app_config)
+
+def _check_env_token(params: object, where: str) -> None:
+    fields = mapping_of(params, where, ("name", "key", "value"), "name, key, value")
+    for key in ("name", "key", "value"):
+        text_field(fields, key, where)
+
+
+def _check_names(params: object, where: str) -> None:
+    if not strings(params, where):
+        raise CatalogueError(f"{where}: must be a non-empty list of names")
+
+
+def _check_advice(params: object, where: str) -> None:
+    fields = mapping_of(params, where, ("text", "args_contain"), "text")
+    text_field(fields, "text", where)
+    text_field(fields, "args_contain", where, required=False)
+
+
+def _bind(name: str, check: Callable[[object, str], None], handler: Handler, summary: str) -> FixKind:
+    return FixKind(
+        name, "bind", check, _relevant, apply=_in_container(handler), binds_pod_ip_only=True, summary=summary
+    )
+
+
+KINDS: Final[tuple[FixKind, ...]] = (
+    _bind("env_set", _check_env_values, _env_set, "{NAME: value}: set-or-replace env in place"),
+    _bind("env_token", _check_env_token, _env_token, "{name, key, value}: key=value inside a space-separated env"),
+    _bind("env_url_hosts", _check_names, _env_url_hosts, "[NAME, ...]: listen URLs' hosts to 0.0.0.0"),
+    _bind("env_wildcard", _check_names, _env_wildcard, "[NAME, ...]: one address becomes 0.0.0.0"),
+    _bind("arg_url_hosts", _check_names, _arg_url_hosts, "[--flag, ...]: listen URLs' hosts in args/command"),
+    FixKind(
+        "advice",
+        "bind",
+        _check_advice,
+        _relevant,
+        apply=_in_container(_advice),
+        summary="{text, args_contain?}: a warning only",
+    ),
+)
+
+RULE: Final[Rule] = family_rule("app-config", "bind", KINDS)

@@ -8,6 +8,8 @@ Existing values are never changed.
 
 from __future__ import annotations
 
+from typing import Final
+
 from webhook.core.patch import PodEditor
 from webhook.core.rules import Report, Rule, RuleContext
 
@@ -42,4 +44,4 @@ def add_identity_labels(editor: PodEditor, ctx: RuleContext, report: Report) -> 
         )
 
 
-RULE = Rule("identity-labels", "identity", add_identity_labels)
+RULE: Final[Rule] = Rule("identity-labels", "identity", add_identity_labels)

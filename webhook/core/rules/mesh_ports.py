@@ -20,13 +20,14 @@ so when we create it we carry over the defaults that match the pod's ports, as t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from webhook.core.catalogue import AppMatch, Fix
+from webhook.core.catalogue import AppMatch, Fix, schema
 from webhook.core.commalist import merged_ports, split_list, without_ports
 from webhook.core.mesh import MeshContext, Version, format_version, parse_version
-from webhook.core.patch import ContainerRef, PodEditor
-from webhook.core.rules import Report, Rule, RuleContext
+from webhook.core.patch import PodEditor
+from webhook.core.rules import FixKind, Report, Rule, RuleContext, family_rule
+from webhook.core.shapes import ContainerRef
 
 ISTIO_EXCLUDE_IN = "traffic.sidecar.istio.io/excludeInboundPorts"
 ISTIO_INCLUDE_IN = "traffic.sidecar.istio.io/includeInboundPorts"
@@ -39,38 +40,80 @@ LINKERD_DEFAULT_OPAQUE_210 = (25, 443, 587, 3306, 5432, 11211)
 LINKERD_DEFAULT_OPAQUE_211 = (25, 587, 3306, 4444, 5432, 6379, 9300, 11211)
 
 
-# --- the rule -------------------------------------------------------------------------------------
+# --- the kinds -----------------------------------------------------------------------------------
 
 
-def apply_mesh_ports(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
+def _skip_ports_relevant(ctx: RuleContext, fix: Fix) -> bool:
+    return fix.applies_to(ctx.mesh.mesh) or ctx.mesh.mesh == "unknown"
+
+
+def _apply_skip_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, report: Report) -> None:
     mesh = ctx.mesh
-    for match in ctx.apps:
-        for fix in match.app.fixes:
-            if not fix.applies_to(mesh.mesh) and mesh.mesh != "unknown":
-                continue
-            if fix.kind == "skip_ports":
-                if not ctx.allows(fix.id, "ports"):
-                    report.note(fix.id, "skipped: the pod opts out of this fix")
-                elif mesh.mesh == "unknown":
-                    report.warn(
-                        f"{fix.id}: port exclusions not applied because the mesh is unknown; "
-                        "configure it (--mesh, --namespace-mesh or the /mutate/<mesh> path)"
-                    )
-                elif mesh.mesh in ("istio", "linkerd"):
-                    if mesh.inbound in fix.inbound:
-                        _skip_ports(editor, ctx, match, fix, report)
-                    else:
-                        report.note(fix.id, f"not needed: {mesh.label} forwards inbound traffic to the pod IP")
-            elif fix.kind == "opaque_ports" and mesh.mesh == "linkerd":
-                if ctx.allows(fix.id, "ports"):
-                    _opaque_ports(editor, mesh, match, fix, report)
-                else:
-                    report.note(fix.id, "skipped: the pod opts out of this fix")
+    if mesh.mesh == "unknown":
+        report.warn(
+            f"{fix.id}: port exclusions not applied because the mesh is unknown; "
+            "configure it (--mesh, --namespace-mesh or the /mutate/<mesh> path)"
+        )
+    elif mesh.mesh in ("istio", "linkerd"):
+        if mesh.inbound in fix.inbound:
+            _skip_ports(editor, ctx, match, fix, report)
+        else:
+            report.note(fix.id, f"not needed: {mesh.label} forwards inbound traffic to the pod IP")
+    else:
+        report.note(fix.id, "not needed: no mesh proxy in this pod")
+
+
+def _opaque_ports_relevant(ctx: RuleContext, fix: Fix) -> bool:
+    return ctx.mesh.mesh == "linkerd" and fix.applies_to("linkerd")
+
+
+def _apply_opaque_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, report: Report) -> None:
+    _opaque_ports(editor, ctx.mesh, match, fix, report)
+
+
+def _check_skip_ports(params: object, where: str) -> None:
+    fields = schema.mapping_of(params, where, ("inbound", "outbound", "from_env"), "inbound, outbound, from_env")
+    schema.ports(fields.get("inbound"), f"{where}.inbound")
+    schema.ports(fields.get("outbound"), f"{where}.outbound")
+    schema.strings(fields.get("from_env"), f"{where}.from_env")
+
+
+def _check_opaque_ports(params: object, where: str) -> None:
+    fields = schema.mapping_of(params, where, ("ports", "linkerd_before"), "ports and linkerd_before")
+    if not schema.ports(fields.get("ports"), f"{where}.ports"):
+        raise schema.CatalogueError(f"{where}.ports: give at least one port")
+    before = fields.get("linkerd_before")
+    if before is not None and (not isinstance(before, str) or parse_version(before) is None):
+        raise schema.CatalogueError(f"{where}.linkerd_before: must be a version string like '2.11'")
+
+
+KINDS: Final[tuple[FixKind, ...]] = (
+    FixKind(
+        "skip_ports",
+        "ports",
+        _check_skip_ports,
+        _skip_ports_relevant,
+        apply=_apply_skip_ports,
+        # The fallback for apps bound to the pod IP only: needed where the proxy forwards to
+        # 127.0.0.1, and kept when the version is unknown because exclusions work on both sides.
+        default_inbound=("localhost", "unknown"),
+        binds_pod_ip_only=True,
+        summary="{inbound, outbound, from_env}: mesh port exclusions, merged into annotations",
+    ),
+    FixKind(
+        "opaque_ports",
+        "ports",
+        _check_opaque_ports,
+        _opaque_ports_relevant,
+        apply=_apply_opaque_ports,
+        summary="{ports, linkerd_before}: Linkerd opaque ports missing from older defaults",
+    ),
+)
 
 
 def _ports_for(editor: PodEditor, match: AppMatch, fix: Fix, direction: str) -> list[int]:
     ports = list(fix.params.get(direction) or [])
-    ref = ContainerRef.of(match.list_name, match.index)
+    ref = match.ref
     for name in fix.params.get("from_env") or []:
         found = editor.env_value(ref, name)
         value = found[1].get("value") if found else None
@@ -135,7 +178,7 @@ def _patch_redirect_init(
     editor: PodEditor, mesh: MeshContext, inbound: list[int], outbound: list[int], report: Report, fix: Fix
 ) -> None:
     assert mesh.redirect_init is not None
-    ref = ContainerRef.of(mesh.redirect_init.list_name, mesh.redirect_init.index)
+    ref = mesh.redirect_init
     container = editor.container(ref)
     field = "args" if isinstance(container.get("args"), list) else "command"
     if not isinstance(container.get(field), list):
@@ -241,4 +284,4 @@ def _pod_ports(editor: PodEditor) -> set[int]:
     return found
 
 
-RULE = Rule("mesh-ports", "ports", apply_mesh_ports)
+RULE: Final[Rule] = family_rule("mesh-ports", "ports", KINDS)

@@ -14,13 +14,16 @@ not up yet. For apps whose catalogue entry asks for it:
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 import yaml
 
-from webhook.core.mesh import ISTIO_PROXY, LINKERD_PROXY, MeshContext
+from webhook.core.catalogue import AppMatch, Fix
+from webhook.core.catalogue.schema import CatalogueError
+from webhook.core.mesh import ISTIO, LINKERD, MeshContext
 from webhook.core.patch import PodEditor
-from webhook.core.rules import Report, Rule, RuleContext
+from webhook.core.rules import FixKind, Report, Rule, RuleContext, family_rule
 
 ISTIO_PROXY_CONFIG = "proxy.istio.io/config"
 HOLD_KEY = "holdApplicationUntilProxyStarts"
@@ -28,21 +31,13 @@ LINKERD_AWAIT = "config.linkerd.io/proxy-await"
 HOLD_ONLY = json.dumps({HOLD_KEY: True}, separators=(",", ":"))
 
 
-def apply_startup(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
+def _hold_relevant(ctx: RuleContext, fix: Fix) -> bool:
+    return ctx.mesh.mesh in ("istio", "linkerd") and fix.applies_to(ctx.mesh.mesh)
+
+
+def _apply_hold(editor: PodEditor, ctx: RuleContext, wanting: Sequence[tuple[AppMatch, Fix]], report: Report) -> None:
+    """One hold for the pod, however many of its apps want it (the first fix names the change)."""
     mesh = ctx.mesh
-    if mesh.mesh not in ("istio", "linkerd"):
-        return
-    wanting = []
-    for match in ctx.apps:
-        for fix in match.app.fixes:
-            if fix.kind != "hold" or not fix.applies_to(mesh.mesh):
-                continue
-            if ctx.allows(fix.id, "hold"):
-                wanting.append((match, fix))
-            else:
-                report.note(fix.id, "skipped: the pod opts out of this fix")
-    if not wanting:
-        return
     fix_id = wanting[0][1].id
     why = wanting[0][1].why
     apps = ", ".join(sorted({m.app.app for m, _ in wanting}))
@@ -50,6 +45,23 @@ def apply_startup(editor: PodEditor, ctx: RuleContext, report: Report) -> None:
         _istio_hold(editor, mesh, fix_id, why, apps, report)
     else:
         _linkerd_await(editor, mesh, fix_id, why, report)
+
+
+def _check_hold(params: object, where: str) -> None:
+    if params is not True:
+        raise CatalogueError(f"{where}: must be true")
+
+
+KINDS: Final[tuple[FixKind, ...]] = (
+    FixKind(
+        "hold",
+        "hold",
+        _check_hold,
+        _hold_relevant,
+        apply_once=_apply_hold,
+        summary="true: the app waits until its proxy is ready",
+    ),
+)
 
 
 def _istio_hold(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, apps: str, report: Report) -> None:
@@ -115,10 +127,10 @@ def _with_hold(original: object) -> str:
 
 def _istio_already_holds(editor: PodEditor) -> bool:
     for _, container in editor.containers("initContainers"):
-        if container.get("name") == ISTIO_PROXY and container.get("restartPolicy") == "Always":
+        if container.get("name") == ISTIO.proxy and container.get("restartPolicy") == "Always":
             return True  # native sidecar: starts (and is probed) before the app containers
     containers = editor.containers("containers")
-    if containers and containers[0][1].get("name") == ISTIO_PROXY:
+    if containers and containers[0][1].get("name") == ISTIO.proxy:
         lifecycle = containers[0][1].get("lifecycle")
         return isinstance(lifecycle, dict) and "postStart" in lifecycle
     return False
@@ -140,7 +152,7 @@ def _linkerd_await(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, 
             f"{fix_id}: Linkerd {mesh.version[0]}.{mesh.version[1]} cannot hold the app until the proxy is ready"
         )
         return
-    if any(c.get("name") == LINKERD_PROXY for _, c in editor.containers("containers")):
+    if any(c.get("name") == LINKERD.proxy for _, c in editor.containers("containers")):
         report.note(fix_id, "the proxy is already injected; proxy-await is decided at injection")
         return
     start = editor.checkpoint()
@@ -148,4 +160,4 @@ def _linkerd_await(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, 
     report.record(editor, start, fix_id, f"{LINKERD_AWAIT}: enabled", why)
 
 
-RULE = Rule("startup-ordering", "hold", apply_startup)
+RULE: Final[Rule] = family_rule("startup-ordering", "hold", KINDS)
