@@ -43,7 +43,7 @@ def explain(source: str, result: ReviewResult) -> str:
         return "\n".join(lines)
     lines.append(f"  mesh: {mesh_line(mutation.mesh)}")
     if mutation.apps:
-        apps = "; ".join(f"{m.app.app} ({m.app.id}) in {m.list_name}/{m.container_name}" for m in mutation.apps)
+        apps = "; ".join(f"{m.app.app} ({m.app.id}) in {m.ref.list_name}/{m.container_name}" for m in mutation.apps)
         lines.append(f"  apps: {apps}")
         for match in mutation.apps:
             if match.app.binds_all:

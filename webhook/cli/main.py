@@ -21,20 +21,19 @@ import yaml
 from webhook import __version__
 from webhook.cli.explain import explain
 from webhook.cli.files import read_source
-from webhook.cluster import commands as clustercmd
+from webhook.cluster import audit_cmd
+from webhook.cluster import commands as cluster_commands
 from webhook.core.admission import review
-from webhook.core.catalogue import Catalogue, CatalogueError, builtin_catalogue, parse_catalogue
+from webhook.core.catalogue import Catalogue
+from webhook.core.catalogue.load import builtin_catalogue, dump, with_user_catalogue
+from webhook.core.catalogue.schema import CatalogueError
+from webhook.core.exits import EXIT_INPUT, EXIT_INVALID_REVIEW, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, CommandError
 from webhook.core.inputs import InputError, load_documents, reviews_from
-from webhook.core.mesh import MESH_CHOICES, MeshHint
+from webhook.core.mesh import MESH_CHOICES
 from webhook.core.review import InvalidReview, decode_patch
-from webhook.core.settings import Settings, SettingsError, env_overrides, parse_namespace_hints
+from webhook.core.settings import Settings, SettingsError, assemble
 from webhook.perpod import command as rendercmd
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2
-EXIT_INPUT = 3
-EXIT_INVALID_REVIEW = 4
+from webhook.perpod import controller_command
 
 DESCRIPTION = """\
 stsmesh makes StatefulSet apps (ZooKeeper, Cassandra, Kafka, etcd, ...) work inside Istio or
@@ -165,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cat.add_argument("-o", "--output", choices=("text", "yaml"), default="text")
     _add_common(cat)
-    clustercmd.add_cluster_commands(commands)
+    cluster_commands.add_cluster_commands(commands)
+    controller_command.add_parser(commands)
     rendercmd.add_render_commands(commands)
     return parser
 
@@ -175,40 +175,26 @@ class UsageError(Exception):
 
 
 def build_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The command's settings: flags over ``STSMESH_*`` variables over defaults (one assembly for
+    every command, :func:`webhook.core.settings.assemble`)."""
     try:
-        values: dict[str, Any] = env_overrides(environ)
+        return assemble(vars(args), environ, load_catalogue)
     except SettingsError as exc:
         raise UsageError(str(exc)) from exc
-    for name in ("host", "port", "cert_file", "key_file", "log_format", "log_level", "on_rule_error"):
-        value = getattr(args, name, None)
-        if value is not None:
-            values[name] = value
-    mesh = getattr(args, "mesh", None) or environ.get("STSMESH_MESH")
-    version = getattr(args, "mesh_version", None) or environ.get("STSMESH_MESH_VERSION")
-    try:
-        values["default_hint"] = MeshHint.parse(mesh, version)
-        hints = getattr(args, "namespace_mesh", None) or environ.get("STSMESH_NAMESPACE_MESH", "")
-        values["namespace_hints"] = parse_namespace_hints(hints)
-    except (ValueError, SettingsError) as exc:
-        raise UsageError(str(exc)) from exc
-    values["catalogue"] = load_catalogue(getattr(args, "catalogue", None) or environ.get("STSMESH_CATALOGUE"))
-    return Settings(**values)
 
 
-def load_catalogue(path: str | None) -> Catalogue:
-    base = builtin_catalogue()
-    if not path:
-        return base
+def load_catalogue(path: str) -> Catalogue:
+    """The shipped catalogue with the user file at ``path`` over it."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read catalogue {path}: {exc.strerror}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise SettingsError(f"cannot read catalogue {path}: {reason}") from exc
     try:
-        extra, disabled = parse_catalogue(text, path)
+        return with_user_catalogue(builtin_catalogue(), text, path)
     except CatalogueError as exc:
-        raise UsageError(str(exc)) from exc
-    return base.merged(extra, disabled)
+        raise SettingsError(str(exc)) from exc
 
 
 def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, stdin: TextIO) -> int:
@@ -251,17 +237,8 @@ def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
 def cmd_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     apps = settings.catalogue.apps
     if args.output == "yaml":
-        data = [
-            {
-                "id": a.id,
-                "app": a.app,
-                "flavour": a.flavour,
-                "images": list(a.match.images),
-                "fixes": [f.id for f in a.fixes],
-            }
-            for a in apps
-        ]
-        out.write(yaml.safe_dump({"apps": data}, sort_keys=False))
+        # The catalogue schema itself: a file --catalogue accepts back.
+        out.write(yaml.safe_dump(dump(settings.catalogue), sort_keys=False, width=100))
         return EXIT_OK
     for app in apps:
         flavour = f" ({app.flavour})" if app.flavour else ""
@@ -278,7 +255,7 @@ def cmd_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
 def cmd_serve(settings: Settings) -> int:
     import asyncio
 
-    from webhook.server import app as server
+    from webhook.server import lifecycle as server
     from webhook.server import logs
 
     logs.configure(settings.log_level, settings.log_format)
@@ -286,16 +263,15 @@ def cmd_serve(settings: Settings) -> int:
     return EXIT_OK
 
 
-CLUSTER_COMMANDS = {
-    "certs": clustercmd.cmd_certs,
-    "register": clustercmd.cmd_register,
-    "unregister": clustercmd.cmd_unregister,
-    "enable": lambda args, out: clustercmd.cmd_enable(args, out, True),
-    "disable": lambda args, out: clustercmd.cmd_enable(args, out, False),
-    "status": clustercmd.cmd_status,
-    "audit": clustercmd.cmd_audit,
-    "per-pod-controller": clustercmd.cmd_per_pod_controller,
-}
+def cmd_per_pod_controller(args: argparse.Namespace, out: TextIO) -> int:
+    from webhook.server import logs
+
+    logs.configure("INFO", args.log_format)
+    return controller_command.cmd_per_pod_controller(args, out)
+
+
+CLUSTER_COMMANDS = {**cluster_commands.COMMANDS, "per-pod-controller": cmd_per_pod_controller}
+"""Commands that talk to the cluster and take no settings."""
 
 
 def main(
@@ -307,13 +283,21 @@ def main(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """The `stsmesh` command. Returns the exit code (see each command's --help)."""
+    err = err or sys.stderr
     try:
-        return _main(argv, out or sys.stdout, err or sys.stderr, stdin or sys.stdin, environ)
+        return _main(argv, out or sys.stdout, err, stdin or sys.stdin, environ)
     except BrokenPipeError:
         # `stsmesh ... | head`: the reader left; stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        return 130  # the shell's code for a command ended by SIGINT
+    except Exception as exc:  # a bug: one line, not a traceback (STSMESH_DEBUG=1 shows it)
+        if os.environ.get("STSMESH_DEBUG") == "1":
+            raise
+        print(f"stsmesh: internal error ({type(exc).__name__}: {exc}); please report it", file=err)
+        return EXIT_PROBLEM
 
 
 def _main(
@@ -325,18 +309,19 @@ def _main(
         parser.print_help(out)
         return EXIT_USAGE
     if args.command == "render":
-        return rendercmd.cmd_render(args, out, err, stdin)
-    if args.command in CLUSTER_COMMANDS:
-        try:
-            return CLUSTER_COMMANDS[args.command](args, out)
-        except clustercmd.CommandError as exc:
-            print(f"stsmesh: {exc}", file=err)
-            return exc.code
+        return rendercmd.cmd_render(args, out, err, lambda path: read_source(path, stdin))
     try:
+        if args.command in CLUSTER_COMMANDS:
+            return CLUSTER_COMMANDS[args.command](args, out)
         settings = build_settings(args, os.environ if environ is None else environ)
+        if args.command == "audit":
+            return audit_cmd.cmd_audit(args, out, settings)
     except UsageError as exc:
         print(f"stsmesh: {exc}", file=err)
         return EXIT_USAGE
+    except CommandError as exc:
+        print(f"stsmesh: {exc}", file=err)
+        return exc.code
     if args.command == "dry-run":
         return cmd_dry_run(args, settings, out, err, stdin)
     if args.command == "catalogue":

@@ -28,13 +28,16 @@ from webhook.core.rules.mesh_ports import (
     LINKERD_OPAQUE,
     LINKERD_SKIP_IN,
 )
+from webhook.core.rules.registry import FIX_KINDS
 from webhook.core.settings import Settings
+from webhook.core.shapes import metadata_map, name_of
 
 SIDES = {
     "istio": (MeshHint("istio", (1, 9)), MeshHint("istio", (1, 22))),
     "linkerd": (MeshHint("linkerd", (2, 10)), MeshHint("linkerd", (2, 14))),
 }
-BIND_KINDS = frozenset({"env_set", "env_token", "env_url_hosts", "env_wildcard", "arg_url_hosts"})
+POD_IP_ONLY_KINDS = frozenset(kind.name for kind in FIX_KINDS.values() if kind.binds_pod_ip_only)
+"""Fix kinds whose pending fix means the app listens on the pod IP only."""
 
 
 @dataclass
@@ -70,18 +73,6 @@ class PodAudit:
         }
 
 
-def _meta(pod: Mapping[str, Any], key: str) -> dict[str, Any]:
-    metadata = pod.get("metadata")
-    value = metadata.get(key) if isinstance(metadata, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-def _name(pod: Mapping[str, Any]) -> str:
-    metadata = pod.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    return name if isinstance(name, str) else ""
-
-
 def audit_pod(pod: Mapping[str, Any], settings: Settings, hint: MeshHint | None = None) -> PodAudit | None:
     """The audit of one stored pod, or None when it is not a StatefulSet pod."""
     hint = hint or MeshHint()
@@ -93,7 +84,7 @@ def audit_pod(pod: Mapping[str, Any], settings: Settings, hint: MeshHint | None 
     now_settings = settings.with_overrides(default_hint=hint if hint.mesh else settings.default_hint)
     result = review(pod_review(copy.deepcopy(dict(pod))), now_settings)
     mesh = result.mutation.mesh if result.mutation else detect(pod, hint)
-    audit = PodAudit(namespace=namespace, pod=_name(pod), statefulset=owner, mesh=mesh.label)
+    audit = PodAudit(namespace=namespace, pod=name_of(pod), statefulset=owner, mesh=mesh.label)
     if result.mutation is None:
         audit.notes.append(f"not reviewed: {result.decision.detail}")
         return audit
@@ -122,7 +113,7 @@ def _breaks_on(pod: Mapping[str, Any], mesh: MeshContext, settings: Settings) ->
             loopback = [w for w in result.mutation.warnings if "loopback only" in w]
             label = f"{'Istio' if name == 'istio' else 'Linkerd'} {side.version[0]}.{side.version[1]}"  # type: ignore[index]
             forwards_to_localhost = side.version in ((1, 9), (2, 10))
-            if forwards_to_localhost and kinds & (BIND_KINDS | {"skip_ports"}):
+            if forwards_to_localhost and kinds & POD_IP_ONLY_KINDS:
                 found.append(f"{label} and older (forwards to 127.0.0.1; the app listens on the pod IP only)")
             if not forwards_to_localhost and loopback:
                 found.append(f"{label} and newer (forwards to the pod IP; the app listens on 127.0.0.1 only)")
@@ -138,7 +129,7 @@ def _without_mesh_evidence(pod: Mapping[str, Any]) -> dict[str, Any]:
         items = spec.get(list_name)
         if isinstance(items, list):
             spec[list_name] = [c for c in items if not (isinstance(c, dict) and c.get("name") in proxies)]
-    annotations = _meta(clean, "annotations")
+    annotations = metadata_map(clean, "annotations")
     for key in ("sidecar.istio.io/status", "linkerd.io/proxy-version"):
         annotations.pop(key, None)
     return clean
@@ -146,8 +137,8 @@ def _without_mesh_evidence(pod: Mapping[str, Any]) -> dict[str, Any]:
 
 def conflicts(pod: Mapping[str, Any], mesh: MeshContext) -> list[str]:
     """Mesh annotations that contradict each other or the injected proxy."""
-    annotations = _meta(pod, "annotations")
-    labels = _meta(pod, "labels")
+    annotations = metadata_map(pod, "annotations")
+    labels = metadata_map(pod, "labels")
     found: list[str] = []
     include = annotations.get(ISTIO_INCLUDE_IN)
     exclude = split_list(annotations.get(ISTIO_EXCLUDE_IN))

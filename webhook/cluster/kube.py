@@ -51,9 +51,15 @@ def _call(what: str, host: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
     except ApiException as exc:
-        raise KubeError(_explain(what, exc), exc.status or 0) from exc
+        raise KubeError(explain(what, exc), exc.status or 0) from exc
     except (Urllib3Error, OSError) as exc:
         raise _unreachable(what, host, exc) from exc
+
+
+def translated(what: str, api: client.ApiClient, fn: Callable[[], T]) -> T:
+    """``fn()`` (a call through ``api``), its API and connection errors turned into a
+    :class:`KubeError` that says what to do."""
+    return _call(what, _host(api), fn)
 
 
 def _unreachable(what: str, host: str, exc: Exception) -> KubeError:
@@ -63,7 +69,7 @@ def _unreachable(what: str, host: str, exc: Exception) -> KubeError:
     )
 
 
-def _explain(what: str, exc: ApiException) -> str:
+def explain(what: str, exc: ApiException) -> str:
     reason = ""
     try:
         reason = json.loads(exc.body or "{}").get("message", "")
@@ -106,7 +112,7 @@ def apply_webhook_configuration(api: client.ApiClient, body: dict[str, Any]) -> 
         return "created"
     except ApiException as exc:
         if exc.status != 409:
-            raise KubeError(_explain(f"create MutatingWebhookConfiguration {name}", exc), exc.status) from exc
+            raise KubeError(explain(f"create MutatingWebhookConfiguration {name}", exc), exc.status) from exc
     except (Urllib3Error, OSError) as exc:
         raise _unreachable(f"create MutatingWebhookConfiguration {name}", host, exc) from exc
     current = get_webhook_configuration(api, name) or {}
@@ -129,7 +135,7 @@ def get_webhook_configuration(api: client.ApiClient, name: str = WEBHOOK_CONFIGU
     except ApiException as exc:
         if exc.status == 404:
             return None
-        raise KubeError(_explain(f"read MutatingWebhookConfiguration {name}", exc), exc.status) from exc
+        raise KubeError(explain(f"read MutatingWebhookConfiguration {name}", exc), exc.status) from exc
     except (Urllib3Error, OSError) as exc:
         raise _unreachable(f"read MutatingWebhookConfiguration {name}", _host(api), exc) from exc
 
@@ -142,7 +148,7 @@ def delete_webhook_configuration(api: client.ApiClient, name: str = WEBHOOK_CONF
     except ApiException as exc:
         if exc.status == 404:
             return False
-        raise KubeError(_explain(f"delete MutatingWebhookConfiguration {name}", exc), exc.status) from exc
+        raise KubeError(explain(f"delete MutatingWebhookConfiguration {name}", exc), exc.status) from exc
 
 
 def set_namespace_enabled(api: client.ApiClient, namespace: str, enabled: bool) -> None:

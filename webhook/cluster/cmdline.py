@@ -1,0 +1,51 @@
+r"""Edge: what the cluster commands share — the kubeconfig, scope and mesh flags, and the
+Kubernetes client, imported on first use, whose errors become one-line :class:`CommandError`\ s."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from webhook.core.exits import CommandError
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def scope_flags(parser: argparse.ArgumentParser, all_help: str) -> None:
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="repeatable")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help=all_help)
+
+
+def mesh_flags(parser: argparse.ArgumentParser, version_help: str) -> None:
+    parser.add_argument("--mesh", choices=("istio", "linkerd", "none", "auto"), default=None)
+    parser.add_argument("--mesh-version", default=None, help=version_help)
+
+
+def kube_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    parser.add_argument("--context", default=None, help="kubeconfig context")
+
+
+def api_for(args: argparse.Namespace) -> Any:
+    kube = kube_module()
+    return call(lambda: kube.api_client(args.kubeconfig, args.context))
+
+
+def kube_module() -> Any:
+    # Imported on first use: the kubernetes client costs ~30 MiB and ~0.3 s, and `serve` and
+    # `dry-run` never need it.
+    from webhook.cluster import kube
+
+    return kube
+
+
+def call(fn: Any) -> Any:
+    kube = kube_module()
+    try:
+        return fn()
+    except kube.KubeError as exc:
+        raise CommandError(str(exc)) from exc
