@@ -13,7 +13,7 @@ median CPU per request and ratios to the baseline in its round, then the derived
 * stsmesh's handler around the core: ``stsmesh`` minus ``review``.
 
 When the second review costs much less than the first, the first pays for fetching its code and
-data from memory: see the README's "Where the time goes".
+data from memory: see "Where the time goes" in bench/RESULTS.md.
 """
 
 from __future__ import annotations

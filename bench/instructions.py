@@ -11,7 +11,7 @@ connection rather than per request, which would otherwise weigh more on the slow
 (fewer requests share it). Unlike CPU time, the count
 does not move when a shared VM's speed drifts, and unlike ``perf stat`` it needs no hardware
 counters (many VMs expose none). It counts work, not time: cache misses and a lower IPC make the
-time ratio larger than the instruction ratio on some machines (see the README).
+time ratio larger than the instruction ratio on some machines (see bench/RESULTS.md).
 
 Prints one line per server and the ratio; ``--json`` prints the figures as JSON instead. With
 ``--keep DIR`` callgrind's files stay in DIR, to see where the instructions go:
@@ -19,7 +19,7 @@ Prints one line per server and the ratio; ``--json`` prints the figures as JSON 
 
 ``--cache-sim`` also simulates the caches (32 KiB L1i and L1d, and a last level of ``--ll-kib``,
 default 1024: one core's L2 on the benchmark VM) and prints misses per request: the instructions
-that wait on memory, which is where the time/instruction gap shows (see the README). The simulated
+that wait on memory, which is where the time/instruction gap shows (see bench/RESULTS.md). The simulated
 process has the caches to itself, so real misses, with neighbours on the machine, are no fewer.
 """
 

@@ -194,7 +194,7 @@ class MutateHandler:
     The common case (an AdmissionReview that gets reviewed) runs as one straight path in
     :meth:`mutate`; everything else leaves it by exception. That path is kept to few Python calls:
     under load the interpreter's frames and their code are fetched from memory on every request,
-    and each one the handler avoids is measurable (see the README's "Where the time goes").
+    and each one the handler avoids is measurable (see "Where the time goes" in bench/RESULTS.md).
     """
 
     def __init__(self, settings: Settings, metrics: Metrics, in_flight: InFlight) -> None:
