@@ -403,6 +403,129 @@ def inject_linkerd_2102(pod: JSON) -> JSON:
     return pod
 
 
+# --- today's data planes (2022-2026), modelled on their injectors' templates -----------------------
+#
+# Each emulator writes only what stsmesh reads or patches, the way the named injector renders it
+# (sources in the docstrings); the rest of a real injection (volumes, probes, resources) is left out.
+
+ISTIO_124 = "docker.io/istio/proxyv2:1.24.2"
+ISTIO_124_INIT_ARGS = [
+    "istio-iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT",
+    "-i", "*", "-x", "", "-b", "*", "-d", "15090,15021,15020", "--log_output_level=default:info",
+]  # fmt: skip
+
+
+def inject_istio_124(pod: JSON, *, localhost: bool = False, native: bool = False) -> JSON:
+    """Istio 1.24.2 sidecar injection, from istio/istio manifests/charts/istio-control/istio-discovery/
+    files/injection-template.yaml: istio-init runs istio-iptables with each flag and value a list item
+    (``-d 15090,15021,15020``: the status port added by template.go excludeInboundPort);
+    ``localhost``: meshConfig.inboundTrafficPolicy.mode LOCALHOST, for which the template sets env
+    REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION="true" on istio-proxy (``if eq .InboundTrafficPolicyMode
+    "localhost"``); ``native``: a native sidecar (annotation sidecar.istio.io/nativeSidecar, the
+    default from 1.27): istio-proxy goes to initContainers with restartPolicy Always, after istio-init
+    (pkg/kube/inject/webhook.go reorderPod: "istio-init => proxy => rest")."""
+    meta, spec = pod["metadata"], pod["spec"]
+    init = {"name": "istio-init", "image": ISTIO_124, "args": list(ISTIO_124_INIT_ARGS)}
+    env = [
+        {"name": "PILOT_CERT_PROVIDER", "value": "istiod"},
+        {"name": "CA_ADDR", "value": "istiod.istio-system.svc:15012"},
+        {"name": "ISTIO_META_APP_CONTAINERS", "value": ",".join(c["name"] for c in spec["containers"])},
+    ]
+    if localhost:
+        env.append({"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": "true"})
+    proxy: JSON = {"name": "istio-proxy", "image": ISTIO_124, "args": ["proxy", "sidecar"], "env": env}
+    user_init = spec.get("initContainers", [])
+    if native:
+        proxy["restartPolicy"] = "Always"
+        spec["initContainers"] = [init, proxy, *user_init]
+    else:
+        spec["initContainers"] = [*user_init, init]
+        spec["containers"].append(proxy)
+    status = {"initContainers": ["istio-init"], "containers": [] if native else ["istio-proxy"], "revision": "default"}
+    meta.setdefault("annotations", {})["sidecar.istio.io/status"] = json.dumps(status, separators=(",", ":"))
+    meta["labels"]["security.istio.io/tlsMode"] = "istio"
+    return pod
+
+
+CONSUL_DATAPLANE = "hashicorp/consul-dataplane:1.6.1"
+
+
+def inject_consul(pod: JSON) -> JSON:
+    """consul-k8s connect-inject with transparent proxy and no CNI, from hashicorp/consul-k8s
+    control-plane/connect-inject/webhook: container_init.go names the init container
+    consul-connect-inject-init and passes the iptables config as JSON in env
+    CONSUL_REDIRECT_TRAFFIC_CONFIG (redirect_traffic.go: consul sdk iptables.Config, no json tags, so
+    the keys are the Go field names; the exposed probe and metrics ports are already excluded);
+    mesh_webhook.go adds consul-dataplane and the connect-inject-status: injected annotation; the
+    endpoints controller registers LocalServiceAddress 127.0.0.1 (delivery to 127.0.0.1)."""
+    meta, spec = pod["metadata"], pod["spec"]
+    config = {
+        "ConsulDNSIP": "",
+        "ConsulDNSPort": 0,
+        "ProxyUserID": "5995",
+        "ProxyInboundPort": 20000,
+        "ProxyOutboundPort": 15001,
+        "ExcludeInboundPorts": ["20200"],
+        "ExcludeOutboundPorts": None,
+        "ExcludeOutboundCIDRs": None,
+        "ExcludeUIDs": ["5996"],
+        "NetNS": "",
+        "IptablesProvider": None,
+    }
+    spec.setdefault("initContainers", []).append(
+        {
+            "name": "consul-connect-inject-init",
+            "image": "hashicorp/consul-k8s-control-plane:1.6.1",
+            "command": ["/bin/sh", "-ec", "consul-k8s-control-plane connect-init -pod-name=${POD_NAME}"],
+            "env": [{"name": "CONSUL_REDIRECT_TRAFFIC_CONFIG", "value": json.dumps(config, separators=(",", ":"))}],
+        }
+    )
+    spec["containers"].append({"name": "consul-dataplane", "image": CONSUL_DATAPLANE, "args": ["-addresses", "consul"]})
+    annotations = meta.setdefault("annotations", {})
+    annotations["consul.hashicorp.com/connect-inject-status"] = "injected"
+    annotations["consul.hashicorp.com/transparent-proxy-status"] = "enabled"
+    annotations["consul.hashicorp.com/consul-k8s-version"] = "1.6.1"
+    return pod
+
+
+KUMA_171 = "docker.io/kumahq/kuma-dp:1.7.1"
+
+
+def inject_kuma_171(pod: JSON) -> JSON:
+    """Kuma 1.7.1 sidecar injection without CNI, from kumahq/kuma pkg/plugins/runtime/k8s/webhooks/
+    injector and pkg/transparentproxy/kubernetes: kuma-init runs ``kumactl install transparent-proxy``
+    with every flag and value a list item, the exclusion lists always written (empty when none);
+    kuma-sidecar is the first container; annotation kuma.io/sidecar-injected "true". Kuma < 1.8
+    delivers inbound traffic to 127.0.0.1 (kumahq/kuma UPGRADE.md, "Upgrade to 1.8.x")."""
+    meta, spec = pod["metadata"], pod["spec"]
+    spec.setdefault("initContainers", []).append(
+        {
+            "name": "kuma-init",
+            "image": "docker.io/kumahq/kuma-init:1.7.1",
+            "command": ["/usr/bin/kumactl", "install", "transparent-proxy"],
+            "args": [
+                "--redirect-outbound-port", "15001", "--redirect-inbound=true", "--redirect-inbound-port", "15006",
+                "--kuma-dp-uid", "5678", "--exclude-inbound-ports", "", "--exclude-outbound-ports", "",
+                "--verbose", "--skip-resolv-conf",
+            ],
+        }
+    )  # fmt: skip
+    spec["containers"].insert(0, {"name": "kuma-sidecar", "image": KUMA_171, "args": ["run", "--log-level=info"]})
+    meta.setdefault("annotations", {})["kuma.io/sidecar-injected"] = "true"
+    meta["labels"]["kuma.io/mesh"] = "default"
+    return pod
+
+
+def with_pod_labels(pod: JSON, **labels: str) -> JSON:
+    pod["metadata"]["labels"].update(labels)
+    return pod
+
+
+def with_pod_annotations(pod: JSON, **annotations: str) -> JSON:
+    pod["metadata"].setdefault("annotations", {}).update(annotations)
+    return pod
+
+
 # --- the modelled apps ------------------------------------------------------------------------------
 
 
@@ -1466,6 +1589,86 @@ CASES: dict[str, Case] = {
         lambda: review_of(
             controller_pod(zookeeper_bitnami(annotations={"stsmesh.io/skip-fixes": "zookeeper-listen-all-ips"}))
         ),
+    ),
+    "cassandra-bitnami-injected-istio-1.24-localhost": Case(
+        CASSANDRA + ", after Istio 1.24.2 sidecar injection under meshConfig.inboundTrafficPolicy.mode LOCALHOST",
+        "auto",
+        None,
+        "The injector's REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION=true on istio-proxy says inbound goes to "
+        "127.0.0.1 although 1.24 > 1.10: gossip 7000/7001 must bypass the proxy, so istio-init's -d gets them "
+        "and -o is added; the annotations record the intent.",
+        lambda: review_of(inject_istio_124(controller_pod(cassandra_bitnami()), localhost=True)),
+    ),
+    "cassandra-bitnami-injected-istio-1.24": Case(
+        CASSANDRA + ", after Istio 1.24.2 sidecar injection, default inbound policy (PASSTHROUGH)",
+        "auto",
+        None,
+        "The same pod without the LOCALHOST marker: 1.24 delivers to the pod IP, Cassandra's listen_address "
+        "works, no exclusion is written.",
+        lambda: review_of(inject_istio_124(controller_pod(cassandra_bitnami()))),
+    ),
+    "mysql-tutorial-istio-1.27-native-sidecar": Case(
+        "kubernetes/website mysql-statefulset.yaml (clone-mysql init container, xtrabackup on 3307); pod "
+        'annotation sidecar.istio.io/nativeSidecar: "true" (the Istio 1.27 default on kubelets >= 1.33)',
+        "istio",
+        "1.27",
+        "With a native sidecar the proxy is ready before clone-mysql runs: no 3307 exclusion (it would only "
+        "take mTLS away) and no hold (the injector ignores holdApplicationUntilProxyStarts there).",
+        lambda: review_of(
+            with_pod_annotations(controller_pod(mysql_tutorial(), 1), **{"sidecar.istio.io/nativeSidecar": "true"})
+        ),
+    ),
+    "zookeeper-k8s-tutorial-istio-1.24-ambient": Case(
+        ZK_TUTORIAL + "; pod label istio.io/dataplane-mode: ambient (Istio 1.24 ambient, GA)",
+        "istio",
+        "1.24",
+        "Ambient: ztunnel delivers to the pod IP, where the tutorial image listens, and reads no per-port "
+        "exclusion; no traffic.sidecar.istio.io/* annotation and no hold are written, only notes.",
+        lambda: review_of(
+            with_pod_labels(controller_pod(zookeeper_k8s_tutorial()), **{"istio.io/dataplane-mode": "ambient"})
+        ),
+    ),
+    "cassandra-bitnami-consul": Case(
+        CASSANDRA + '; pod annotation consul.hashicorp.com/connect-inject: "true", before consul-k8s injects',
+        "auto",
+        None,
+        "Consul always delivers to 127.0.0.1: gossip 7000/7001 go into consul.hashicorp.com/transparent-proxy-"
+        "exclude-inbound-ports / -outbound-ports, which the injector turns into the init container's config.",
+        lambda: review_of(
+            with_pod_annotations(controller_pod(cassandra_bitnami()), **{"consul.hashicorp.com/connect-inject": "true"})
+        ),
+    ),
+    "cassandra-bitnami-injected-consul": Case(
+        CASSANDRA + ", after consul-k8s 1.6.1 connect-inject (transparent proxy, no CNI)",
+        "auto",
+        None,
+        "The annotations are too late: 7000,7001 are merged into ExcludeInboundPorts / ExcludeOutboundPorts of "
+        "CONSUL_REDIRECT_TRAFFIC_CONFIG on consul-connect-inject-init (20200 kept).",
+        lambda: review_of(inject_consul(controller_pod(cassandra_bitnami()))),
+    ),
+    "zookeeper-k8s-tutorial-kuma-1.7": Case(
+        ZK_TUTORIAL + "; namespace labelled kuma.io/sidecar-injection: enabled, Kuma 1.7 (before it injects)",
+        "kuma",
+        "1.7",
+        "Kuma < 1.8 delivers to 127.0.0.1: 2888/3888 go into traffic.kuma.io/exclude-inbound-ports and "
+        "exclude-outbound-ports.",
+        lambda: review_of(controller_pod(zookeeper_k8s_tutorial())),
+    ),
+    "zookeeper-k8s-tutorial-injected-kuma-1.7": Case(
+        ZK_TUTORIAL + ", after Kuma 1.7.1 injection (kuma-init, no CNI)",
+        "auto",
+        None,
+        "kuma-init's empty --exclude-inbound-ports / --exclude-outbound-ports values get 2888,3888 in place; "
+        "the version (1.7) comes from the kuma-dp image tag.",
+        lambda: review_of(inject_kuma_171(controller_pod(zookeeper_k8s_tutorial()))),
+    ),
+    "cassandra-bitnami-cilium": Case(
+        CASSANDRA + "; a cluster whose only mesh is Cilium's (per-node Envoy, nothing in the pod)",
+        "cilium",
+        None,
+        "No proxy in the pod: nothing to fix and no warning; the pod is admitted with its identity labels only "
+        "(they are present already).",
+        lambda: review_of(controller_pod(cassandra_bitnami())),
     ),
     "negative-skip-annotation": Case(
         ZK_BITNAMI + '; podAnnotations stsmesh.io/skip: "true" (our own values)',

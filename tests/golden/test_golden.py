@@ -125,6 +125,8 @@ def outcome_summary(result: ReviewResult) -> dict[str, Any]:
             "inbound": mutation.mesh.inbound,
             "injected": mutation.mesh.injected,
             "cni": mutation.mesh.cni,
+            "dataplane": mutation.mesh.dataplane,
+            "exclusion": mutation.mesh.exclusion,
         }
         summary["apps"] = [f"{m.ref.list_name}/{m.container_name}: {m.app.id}" for m in mutation.apps]
         summary["fixes"] = list(mutation.fixes)

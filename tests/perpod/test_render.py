@@ -860,7 +860,7 @@ def test_cli_missing_file_exits_3(tmp_path: Path) -> None:
     "argv",
     [
         pytest.param(["render", "per-pod", "x.yaml", "--service-type", "ExternalName"], id="service-type-choice"),
-        pytest.param(["render", "per-pod", "x.yaml", "--mesh", "kuma"], id="mesh-choice"),
+        pytest.param(["render", "per-pod", "x.yaml", "--mesh", "maesh"], id="mesh-choice"),
         pytest.param(["render", "per-pod", "x.yaml", "-o", "text"], id="output-choice"),
         pytest.param(["render"], id="what-is-required"),
     ],

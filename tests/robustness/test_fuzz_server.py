@@ -321,7 +321,7 @@ GOOD_PATHS = ["/mutate", "/mutate/istio", "/mutate/istio/1.9", "/mutate/linkerd/
               "/mutate/none", "/mutate?timeout=10s", "/mutate?timeout=0s", "/mutate?timeout=garbage",
               "/mutate?timeout=-1s", "/mutate?timeout=1e400", "/mutate?timeout=nan", "/mutate?timeout=%00",
               "/mutate?timeout=9999999999h", "/mutate?timeout=1h&timeout=0s"]  # fmt: skip
-BAD_PATHS = {"/mutate/consul": 404, "/mutate/istio/latest": 404, "/mutate/a/b/c": 404, "/healthz": 405}
+BAD_PATHS = {"/mutate/maesh": 404, "/mutate/istio/latest": 404, "/mutate/a/b/c": 404, "/healthz": 405}
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ async def test_mesh_in_path_is_accepted(client: Client, zk_review: dict[str, Any
 
 @pytest.mark.parametrize(
     ("path", "message"),
-    [("/mutate/consul", "unknown mesh 'consul'"), ("/mutate/istio/latest", "cannot read a version")],
+    [("/mutate/maesh", "unknown mesh 'maesh'"), ("/mutate/istio/latest", "cannot read a version")],
     ids=["unknown-mesh", "unreadable-version"],
 )
 async def test_unknown_mesh_in_path_is_404(client: Client, zk_review: dict[str, Any], path: str, message: str) -> None:

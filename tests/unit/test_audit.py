@@ -111,3 +111,20 @@ def test_pods_not_owned_by_a_statefulset_are_not_audited(make_sts_pod: Callable[
 )
 def test_namespace_hint(labels: dict[str, str], annotations: dict[str, str], expected: MeshHint) -> None:
     assert namespace_hint(labels, annotations) == expected
+
+
+def test_a_pod_ip_only_app_under_istio_localhost_policy_breaks_as_configured(make_sts_pod: Callable[..., Any]) -> None:
+    cassandra = {"name": "cassandra", "image": "docker.io/bitnami/cassandra:4.1.2", "ports": [{"containerPort": 7000}]}
+    pod = injected(make_sts_pod("db", containers=[cassandra]))
+    proxy = pod["spec"]["containers"][-1]
+    proxy["image"] = "docker.io/istio/proxyv2:1.24.2"
+    audit = audit_pod(pod, Settings())
+    assert audit is not None and not any("as configured" in side for side in audit.breaks_on)
+    proxy["env"] = [{"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": "true"}]
+    audit = audit_pod(pod, Settings())
+    assert audit is not None and audit.broken
+    assert "cassandra-skip-internode-ports" in audit.missing_fixes
+    assert [side for side in audit.breaks_on if "as configured" in side] == [
+        "Istio 1.24 as configured (REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION=true on istio-proxy: inbound goes to "
+        "127.0.0.1 (LOCALHOST policy); the app listens on the pod IP only)"
+    ]

@@ -63,7 +63,7 @@ def test_mesh_hint_parse(mesh: str | None, version: str | None, hint: MeshHint) 
 @pytest.mark.parametrize(
     ("mesh", "version", "message"),
     [
-        pytest.param("kuma", None, "unknown mesh 'kuma'", id="unknown-mesh"),
+        pytest.param("maesh", None, "unknown mesh 'maesh'", id="unknown-mesh"),
         pytest.param("Istio", "1.9", "unknown mesh 'Istio'", id="mesh-is-case-sensitive"),
         pytest.param("istio", "latest", "cannot read a version from 'latest'", id="unreadable-version"),
     ],

@@ -206,3 +206,62 @@ def test_a_handler_that_says_nothing_gets_a_note() -> None:
     report = Report()
     rule.apply(PodEditor({"spec": {"containers": [{"name": "q"}]}}), ctx, report)
     assert [(n.fix, n.message) for n in report.notes] == [("quiet-fix", "q: nothing to change in this pod")]
+
+
+def test_loopback_only_listener_in_ambient_names_the_opt_out(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    pod = make_sts_pod(
+        "etcd",
+        containers=_etcd(["etcd", "--listen-client-urls=http://127.0.0.1:2379"]),
+        labels={"istio.io/dataplane-mode": "ambient"},
+    )
+    result, ops = run_review(make_review(pod), "istio", "1.24")
+    assert not any("traffic.sidecar.istio.io" in op["path"] for op in ops)
+    (warning,) = [w for w in result.mutation.warnings if "loopback only" in w]
+    assert "no per-port bypass" in warning and 'istio.io/dataplane-mode: "none"' in warning
+
+
+def _zookeeper_tutorial(make_sts_pod: Callable[..., Any]) -> Any:
+    command = ["sh", "-c", "start-zookeeper --servers=3 --election_port=3888 --server_port=2888"]
+    image = "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10"
+    return make_sts_pod("zk", containers=[{"name": "zk", "image": image, "command": command}])
+
+
+def test_newer_kuma_init_gets_its_exclusions_as_flag_value_items(
+    make_sts_pod: Callable[..., Any],
+    make_review: Callable[..., Any],
+    run_review: Callable[..., Any],
+    apply_ops: Callable[..., Any],
+) -> None:
+    """kuma-init as newer injectors write it (``--flag=value``, empty lists left out), under Kuma 1.7's
+    127.0.0.1 delivery: the flags are added in the same form."""
+    pod = _zookeeper_tutorial(make_sts_pod)
+    pod["spec"]["containers"].insert(0, {"name": "kuma-sidecar", "image": "kumahq/kuma-dp:1.7.1"})
+    args = ["--redirect-outbound-port=15001", "--redirect-inbound-port=15006", "--kuma-dp-user=5678"]
+    pod["spec"]["initContainers"] = [{"name": "kuma-init", "args": list(args)}]
+    pod["metadata"]["annotations"] = {"kuma.io/sidecar-injected": "true"}
+    _, ops = run_review(make_review(pod), None, None)
+    added = [op["value"] for op in ops if op["path"] == "/spec/initContainers/0/args/-"]
+    assert added == ["--exclude-inbound-ports=2888,3888", "--exclude-outbound-ports=2888,3888"]
+    _, again = run_review(make_review(apply_ops(pod, ops)), None, None)
+    assert again == [], "idempotent: the second review finds the flags in place"
+
+
+def test_consul_cni_config_annotation_gets_the_exclusions(
+    make_sts_pod: Callable[..., Any], make_review: Callable[..., Any], run_review: Callable[..., Any]
+) -> None:
+    """consul-k8s with its CNI plugin: no init container; the injector wrote the redirection config as JSON
+    in consul.hashicorp.com/redirect-traffic-config, which the plugin reads at sandbox set-up."""
+    pod = _zookeeper_tutorial(make_sts_pod)
+    pod["spec"]["containers"].append({"name": "consul-dataplane", "image": "hashicorp/consul-dataplane:1.6.1"})
+    config = '{"ProxyInboundPort":20000,"ExcludeInboundPorts":["20200"],"ExcludeOutboundPorts":null}'
+    pod["metadata"]["annotations"] = {
+        "consul.hashicorp.com/connect-inject-status": "injected",
+        "consul.hashicorp.com/redirect-traffic-config": config,
+    }
+    _, ops = run_review(make_review(pod), None, None)
+    (op,) = [op for op in ops if op["path"].endswith("redirect-traffic-config")]
+    assert op["value"] == (
+        '{"ProxyInboundPort":20000,"ExcludeInboundPorts":["20200","2888","3888"],"ExcludeOutboundPorts":["2888","3888"]}'
+    )

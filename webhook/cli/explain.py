@@ -11,19 +11,30 @@ from webhook.core.admission import ReviewResult
 from webhook.core.mesh import MeshContext
 
 INBOUND_TEXT = {
-    "localhost": "forwards inbound traffic to 127.0.0.1",
-    "pod-ip": "forwards inbound traffic to the pod IP",
-    "unknown": "inbound forwarding unknown (no version): only fixes that work both ways",
+    "localhost": "delivers inbound traffic to 127.0.0.1",
+    "pod-ip": "delivers inbound traffic to the pod IP",
+    "unknown": "inbound delivery unknown (no version): only fixes that work both ways",
+}
+EXCLUSION_TEXT = {
+    "annotations": "exclusions go into annotations the injector reads",
+    "init-container": "exclusions go into the injected init container",
+    "cni": "exclusions go into annotations the CNI plugin reads at sandbox set-up",
+    "not-per-port": "no per-port exclusion exists",
+    "none": "nothing to exclude from",
 }
 
 
 def mesh_line(mesh: MeshContext) -> str:
+    """The data plane stsmesh assumed, the delivery and why."""
     if mesh.mesh == "none":
         return f"none ({mesh.evidence}): nothing to fix"
     if mesh.mesh == "unknown":
         return f"unknown ({mesh.evidence}): only fixes safe for every mesh"
     injected = ", already injected" if mesh.injected else ""
-    return f"{mesh.label}{injected}; {INBOUND_TEXT[mesh.inbound]} ({mesh.evidence})"
+    delivery = f"{INBOUND_TEXT[mesh.inbound]}" + (f" [{mesh.delivery_evidence}]" if mesh.delivery_evidence else "")
+    return (
+        f"{mesh.label} {mesh.dataplane}{injected}; {delivery}; {EXCLUSION_TEXT[mesh.exclusion]} ({mesh.evidence})"
+    )
 
 
 def explain(source: str, result: ReviewResult) -> str:

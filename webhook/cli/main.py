@@ -27,9 +27,11 @@ from webhook.core.admission import review
 from webhook.core.catalogue import Catalogue
 from webhook.core.catalogue.load import builtin_catalogue, dump, with_user_catalogue
 from webhook.core.catalogue.schema import CatalogueError
+from webhook.core.commalist import key_values
 from webhook.core.exits import EXIT_INPUT, EXIT_INVALID_REVIEW, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, CommandError
 from webhook.core.inputs import InputError, load_documents, reviews_from
 from webhook.core.mesh import MESH_CHOICES
+from webhook.core.namespaces import MeshKnowledge, NamespaceFacts, namespace_facts
 from webhook.core.review import InvalidReview, decode_patch
 from webhook.core.settings import Settings, SettingsError, assemble
 from webhook.perpod import command as rendercmd
@@ -116,9 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("file", metavar="FILE|-", help="YAML or JSON file, or - for standard input")
     dry.add_argument("--mesh", choices=MESH_CHOICES, default=None, help="mesh the namespace injects (default: auto)")
     dry.add_argument(
+        "--namespace-labels",
+        metavar="K=V,...",
+        default=None,
+        help="labels (and Linkerd's inject annotation) of the pod's namespace, e.g. istio-injection=enabled or "
+        "istio.io/dataplane-mode=ambient: the first call as the server would make it (a Namespace document in the "
+        "input does the same)",
+    )
+    dry.add_argument(
         "--mesh-version", metavar="V", default=None, help="mesh version, e.g. 1.9, 1.22, 2.10, stable-2.14.1"
     )
-    dry.add_argument("--ordinal", type=int, default=0, metavar="N", help="StatefulSet pod ordinal to build (default 0)")
+    dry.add_argument(
+        "--ordinal",
+        type=int,
+        default=None,
+        metavar="N",
+        help="StatefulSet pod ordinal to build (default: the first, spec.ordinals.start or 0)",
+    )
     dry.add_argument(
         "--namespace", default="", help="namespace for Pods/StatefulSets without one (default: theirs or 'default')"
     )
@@ -201,10 +217,18 @@ def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     origin = "<stdin>" if args.file == "-" else args.file
     try:
         docs = load_documents(read_source(args.file, stdin), origin)
-        items, skipped = reviews_from(docs, origin, ordinal=args.ordinal, namespace=args.namespace)
+        namespaces = [namespace_facts(d) for d in docs if d.get("kind") == "Namespace" and d.get("apiVersion") == "v1"]
+        default_namespace = args.namespace or (namespaces[0][0] if len(namespaces) == 1 else "")
+        items, skipped = reviews_from(docs, origin, ordinal=args.ordinal, namespace=default_namespace)
+        flagged = key_values(args.namespace_labels) if args.namespace_labels else None
     except InputError as exc:
         print(f"stsmesh: {exc}", file=err)
         return EXIT_INPUT
+    except ValueError as exc:
+        print(f"stsmesh: --namespace-labels: {exc}", file=err)
+        return EXIT_USAGE
+    knowledge = MeshKnowledge(dict(namespaces))
+    skipped = [s for s in skipped if not s.startswith("Namespace ")]
     if skipped and args.output == "text":
         print(f"(skipped {', '.join(skipped)}: only AdmissionReviews, Pods and StatefulSets are reviewed)", file=err)
     responses: list[dict[str, Any]] = []
@@ -213,8 +237,12 @@ def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     for item in items:
         request = item.review.get("request")
         original = copy.deepcopy(request.get("object")) if isinstance(request, dict) else None
+        item_knowledge = knowledge
+        if flagged is not None:
+            namespace = str(request.get("namespace") or "") if isinstance(request, dict) else ""
+            item_knowledge = knowledge.with_namespace(namespace, NamespaceFacts(flagged, flagged))
         try:
-            result = review(copy.deepcopy(item.review), settings)
+            result = review(copy.deepcopy(item.review), settings, knowledge=item_knowledge)
         except InvalidReview as exc:
             print(f"stsmesh: {item.source}: not a valid AdmissionReview: {exc}", file=err)
             return EXIT_INVALID_REVIEW

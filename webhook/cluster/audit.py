@@ -19,8 +19,9 @@ from typing import Any
 from webhook.core.admission import review
 from webhook.core.commalist import covers, split_list
 from webhook.core.decision import statefulset_owner
+from webhook.core.engine import Mutation
 from webhook.core.inputs import pod_review
-from webhook.core.mesh import MeshContext, MeshHint, detect
+from webhook.core.mesh import MESHES, MeshContext, MeshHint, detect
 from webhook.core.rules.mesh_ports import (
     ISTIO_EXCLUDE_IN,
     ISTIO_EXCLUDE_OUT,
@@ -90,7 +91,7 @@ def audit_pod(pod: Mapping[str, Any], settings: Settings, hint: MeshHint | None 
         return audit
     audit.apps = sorted({f"{m.app.app} ({m.container_name})" for m in result.mutation.apps})
     audit.missing_fixes = list(result.mutation.applied_fixes)
-    audit.breaks_on = _breaks_on(pod, mesh, now_settings)
+    audit.breaks_on = _breaks_on(pod, mesh, now_settings) + _breaks_as_configured(mesh, result.mutation)
     audit.conflicts = conflicts(pod, mesh)
     audit.notes = list(result.mutation.warnings)
     return audit
@@ -120,17 +121,30 @@ def _breaks_on(pod: Mapping[str, Any], mesh: MeshContext, settings: Settings) ->
     return found
 
 
+def _breaks_as_configured(mesh: MeshContext, mutation: Mutation) -> list[str]:
+    """A data plane that delivers to 127.0.0.1 although its version delivers to the pod IP (Istio's
+    LOCALHOST inbound policy), where the app listens on the pod IP only and lacks its fix."""
+    facts = mesh.facts
+    if facts is None or mesh.inbound != "localhost" or facts.delivery(mesh.version) != "pod-ip":
+        return []
+    pending = set(mutation.applied_fixes)
+    kinds = {f.kind for m in mutation.apps for f in m.app.fixes if f.id in pending}
+    if not kinds & POD_IP_ONLY_KINDS:
+        return []
+    return [f"{mesh.label} as configured ({mesh.delivery_evidence}; the app listens on the pod IP only)"]
+
+
 def _without_mesh_evidence(pod: Mapping[str, Any]) -> dict[str, Any]:
     """The pod as its template made it, so another mesh's or version's view can be computed."""
     clean = copy.deepcopy(dict(pod))
     spec: dict[str, Any] = clean["spec"] if isinstance(clean.get("spec"), dict) else {}
-    proxies = {"istio-proxy", "istio-init", "istio-validation", "linkerd-proxy", "linkerd-init"}
+    proxies = {"istio-validation", *(name for facts in MESHES for name in (facts.proxy, facts.redirect_init) if name)}
     for list_name in ("containers", "initContainers"):
         items = spec.get(list_name)
         if isinstance(items, list):
             spec[list_name] = [c for c in items if not (isinstance(c, dict) and c.get("name") in proxies)]
     annotations = metadata_map(clean, "annotations")
-    for key in ("sidecar.istio.io/status", "linkerd.io/proxy-version"):
+    for key in (facts.injected_annotation for facts in MESHES if facts.injected_annotation):
         annotations.pop(key, None)
     return clean
 

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from webhook.core.exits import CommandError
+from webhook.core.mesh import MESH_CHOICES
 
 
 def now() -> dt.datetime:
@@ -21,7 +22,7 @@ def scope_flags(parser: argparse.ArgumentParser, all_help: str) -> None:
 
 
 def mesh_flags(parser: argparse.ArgumentParser, version_help: str) -> None:
-    parser.add_argument("--mesh", choices=("istio", "linkerd", "none", "auto"), default=None)
+    parser.add_argument("--mesh", choices=MESH_CHOICES, default=None)
     parser.add_argument("--mesh-version", default=None, help=version_help)
 
 

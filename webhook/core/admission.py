@@ -18,6 +18,7 @@ afterwards pass a copy (the CLI does; the server owns a freshly parsed body).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 from webhook.core.commalist import split_list
@@ -25,6 +26,7 @@ from webhook.core.deadline import deadline_check, never, parse_go_duration, time
 from webhook.core.decision import Decision, pod_problem, should_mutate
 from webhook.core.engine import EXPLANATION_FIX, DeadlineExceeded, Mutation, RuleFailed, run_rules
 from webhook.core.mesh import MeshHint, detect
+from webhook.core.namespaces import MeshKnowledge
 from webhook.core.patch import PodEditor
 from webhook.core.review import (
     AdmissionRequest,
@@ -77,11 +79,24 @@ class ReviewResult:
         self.error: Final = error
 
 
-def resolve_hint(settings: Settings, namespace: str, path_hint: MeshHint | None) -> MeshHint:
-    """URL path first, then the namespace default, then the global default."""
+def resolve_hint(
+    settings: Settings, namespace: str, path_hint: MeshHint | None, knowledge: MeshKnowledge | None = None
+) -> MeshHint:
+    """The URL path first, then the configured namespace default (``--namespace-mesh``), then what
+    the namespace's labels and the control planes say (``knowledge``), then the global default;
+    a global ``--mesh-version`` for the namespace's mesh fills in a version it does not know."""
     if path_hint is not None and path_hint.mesh is not None:
         return path_hint
-    return settings.namespace_hints.get(namespace) or settings.default_hint
+    configured = settings.namespace_hints.get(namespace)
+    if configured is not None:
+        return configured
+    known = knowledge.hint_for(namespace) if knowledge is not None else None
+    if known is not None and known.mesh is not None:
+        default = settings.default_hint
+        if known.version is None and default.version is not None and default.mesh in (None, known.mesh):
+            return replace(known, version=default.version)
+        return known
+    return settings.default_hint
 
 
 def hint_from_path(mesh: str | None, version: str | None) -> MeshHint | None:
@@ -110,7 +125,10 @@ def review(
     *,
     path_hint: MeshHint | None = None,
     expired: Callable[[], bool] = never,
+    knowledge: MeshKnowledge | None = None,
 ) -> ReviewResult:
+    """Answer one AdmissionReview (see the module docstring). ``knowledge``: what the caller knows of
+    namespaces and control planes (the server's watch, the dry-run's flags); never fetched here."""
     request = parse_review(body)
     decision = should_mutate(request, settings.excluded_namespaces)
     if not decision.mutate:
@@ -124,7 +142,7 @@ def review(
 
     namespace = request.namespace or metadata_text(pod, "namespace")
     try:
-        mesh = detect(pod, resolve_hint(settings, namespace, path_hint))
+        mesh = detect(pod, resolve_hint(settings, namespace, path_hint, knowledge))
         annotations = pod.get("metadata", {}).get("annotations") or {}
         ctx = RuleContext(
             namespace=namespace,

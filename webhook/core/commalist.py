@@ -14,6 +14,18 @@ def split_list(value: object) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def key_values(value: str) -> dict[str, str]:
+    """``"a=b, c=d"`` → ``{"a": "b", "c": "d"}`` (labels and selectors as flags give them);
+    ValueError names the item that is not ``KEY=VALUE``."""
+    pairs: dict[str, str] = {}
+    for item in split_list(value):
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} is not KEY=VALUE")
+        pairs[key.strip()] = text.strip()
+    return pairs
+
+
 def covers(items: Iterable[str], port: int) -> bool:
     """Whether a port list (items like ``7000`` or ``4190-4191``) already includes ``port``."""
     for item in items:

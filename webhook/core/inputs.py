@@ -51,7 +51,7 @@ def load_documents(text: str, origin: str) -> list[dict[str, Any]]:
 
 
 def reviews_from(
-    docs: list[dict[str, Any]], origin: str, ordinal: int = 0, namespace: str = ""
+    docs: list[dict[str, Any]], origin: str, ordinal: int | None = None, namespace: str = ""
 ) -> tuple[list[Item], list[str]]:
     """The reviews to run and the kinds that were skipped (e.g. the headless Service)."""
     items: list[Item] = []
@@ -87,9 +87,21 @@ def _review_name(doc: Mapping[str, Any]) -> str:
     return ""
 
 
-def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int, namespace: str = "") -> dict[str, Any]:
-    """The pod the StatefulSet controller would create for ``ordinal``."""
-    if ordinal < 0:
+def ordinals_of(spec: Mapping[str, Any], set_name: str) -> range:
+    """The ordinals of the pods a StatefulSet's controller creates: ``spec.ordinals.start``
+    (Kubernetes 1.27+, default 0) up to ``start + replicas`` (default 1), exclusive."""
+    replicas = spec.get("replicas", 1)  # the apiserver's default
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise InputError(f"StatefulSet {set_name}: spec.replicas must be a whole number, got {replicas!r}")
+    start = mapping(spec.get("ordinals")).get("start", 0)
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise InputError(f"StatefulSet {set_name}: spec.ordinals.start must be a whole number, got {start!r}")
+    return range(start, start + replicas)
+
+
+def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int | None = None, namespace: str = "") -> dict[str, Any]:
+    """The pod the StatefulSet controller would create for ``ordinal`` (default: its first pod)."""
+    if ordinal is not None and ordinal < 0:
         raise InputError("--ordinal must be 0 or more")
     metadata = mapping(sts.get("metadata"))
     set_name = metadata.get("name")
@@ -97,9 +109,15 @@ def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int, namespace: str = 
         raise InputError("the StatefulSet has no metadata.name")
     spec = mapping(sts.get("spec"))
     template = mapping(spec.get("template"))
-    replicas = spec.get("replicas", 1)
-    if isinstance(replicas, int) and ordinal >= max(replicas, 1) and ordinal > 0:
-        raise InputError(f"--ordinal {ordinal} is past the StatefulSet's {replicas} replicas")
+    ordinals = ordinals_of(spec, set_name)
+    if ordinal is None:
+        ordinal = ordinals.start
+    elif ordinal not in ordinals and not (len(ordinals) == 0 and ordinal == ordinals.start):
+        last = f"{set_name}-{ordinals[-1]}" if ordinals else "none (replicas: 0)"
+        raise InputError(
+            f"--ordinal {ordinal} is not one of the StatefulSet's pods (ordinals {ordinals.start} to "
+            f"{ordinals.start + len(ordinals) - 1}: {set_name}-{ordinals.start} .. {last})"
+        )
     tmeta = copy.deepcopy(mapping(template.get("metadata")))
     pod_spec = copy.deepcopy(mapping(template.get("spec")))
     name = f"{set_name}-{ordinal}"

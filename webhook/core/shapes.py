@@ -105,7 +105,15 @@ def containers(
 
 def find_container(pod: Mapping[str, Any], name: str) -> tuple[ContainerRef, dict[str, Any]] | None:
     """The container called ``name`` (init containers first), or None."""
-    for ref, container in containers(pod):
-        if container.get("name") == name:
-            return ref, container
+    # Called for every mesh the data-plane model knows on every review: a plain loop that makes a
+    # ContainerRef only for the container it finds.
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    for list_name in CONTAINER_LISTS:
+        entries = spec.get(list_name)
+        if isinstance(entries, list):
+            for index, container in enumerate(entries):
+                if isinstance(container, dict) and container.get("name") == name:
+                    return ContainerRef(list_name, index), container
     return None

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from webhook.core.commalist import key_values
 from webhook.core.mesh import MeshHint
 
 SERVICE_TYPES = ("ClusterIP", "LoadBalancer", "NodePort")
@@ -127,14 +128,10 @@ def expand_host(pattern: str, *, pod: str, ordinal: int, statefulset: str, names
 
 def parse_selector(text: str) -> dict[str, str]:
     """``"istio=ingressgateway,app=edge"`` → labels; ValueError saying what is wrong."""
-    selector: dict[str, str] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--gateway-selector {text!r}: {item!r} is not KEY=VALUE (e.g. istio=ingressgateway)")
-        selector[key.strip()] = value.strip()
+    try:
+        selector = key_values(text)
+    except ValueError as exc:
+        raise ValueError(f"--gateway-selector {text!r}: {exc} (e.g. istio=ingressgateway)") from exc
     if not selector:
         raise ValueError("--gateway-selector is empty; give KEY=VALUE[,KEY=VALUE], e.g. istio=ingressgateway")
     validate_selector(selector)

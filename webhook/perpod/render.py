@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.core.inputs import InputError, pod_from_statefulset
+from webhook.core.inputs import InputError, ordinals_of, pod_from_statefulset
 from webhook.core.mesh import MeshContext, detect
 from webhook.core.shapes import expand_lists, mapping, metadata_map, metadata_text, name_of
 from webhook.perpod.objects import (
@@ -117,7 +117,7 @@ def render_statefulset(
         raise InputError("the StatefulSet has no metadata.name")
     spec = mapping(sts.get("spec"))
     namespace = options.namespace or metadata_text(sts, "namespace") or "default"
-    ordinals = _ordinals(spec, set_name)
+    ordinals = ordinals_of(spec, set_name)
     pods = [(ordinal, f"{set_name}-{ordinal}") for ordinal in ordinals]
     for _, pod in pods:
         if not is_dns1035_label(pod):
@@ -133,7 +133,7 @@ def render_statefulset(
     service_name = spec.get("serviceName") if isinstance(spec.get("serviceName"), str) else None
 
     notes: list[str] = []
-    mesh = detect(pod_from_statefulset(sts, 0, namespace), options.hint)
+    mesh = detect(pod_from_statefulset(sts, None, namespace), options.hint)
     plan = plan_for(mesh, options)
     first_last = f"{pods[0][1]}..{pods[-1][1]}" if len(pods) > 1 else (pods[0][1] if pods else "none")
     notes.append(
@@ -224,17 +224,6 @@ def render_statefulset(
             )
     notes.extend(_scale_notes(set_name, namespace, ordinals, objects))
     return Rendered(objects, notes)
-
-
-def _ordinals(spec: Mapping[str, Any], set_name: str) -> list[int]:
-    replicas = spec.get("replicas", 1)  # the apiserver's default
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise InputError(f"StatefulSet {set_name}: spec.replicas must be a whole number, got {replicas!r}")
-    # spec.ordinals.start (Kubernetes 1.27+) moves the first ordinal; pods are <name>-<start>...
-    start = mapping(spec.get("ordinals")).get("start", 0)
-    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-        raise InputError(f"StatefulSet {set_name}: spec.ordinals.start must be a whole number, got {start!r}")
-    return list(range(start, start + replicas))
 
 
 def _ports_and_dns(

@@ -22,6 +22,7 @@ from typing import Any, Final
 from webhook.core.shapes import ContainerRef, containers, items
 
 INBOUND_MODES = ("localhost", "pod-ip", "unknown")
+DATAPLANES = ("sidecar", "native-sidecar", "ambient")
 
 
 
@@ -35,9 +36,15 @@ class Fix:
     """Inbound modes the fix applies in."""
     meshes: tuple[str, ...] = ()
     """Meshes the fix applies to; empty means every mesh (and an unknown one)."""
+    dataplanes: tuple[str, ...] = ()
+    """Data-plane kinds the fix applies in (``sidecar``, ``native-sidecar``, ``ambient``); empty
+    means every kind, and a kind not known yet always qualifies."""
 
     def applies_to(self, mesh: str) -> bool:
         return not self.meshes or mesh in self.meshes
+
+    def applies_in(self, dataplane: str) -> bool:
+        return not self.dataplanes or dataplane == "unknown" or dataplane in self.dataplanes
 
 
 @dataclass(frozen=True)

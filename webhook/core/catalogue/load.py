@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from webhook.core.catalogue import INBOUND_MODES, App, Catalogue, Fix, Match
+from webhook.core.catalogue import DATAPLANES, INBOUND_MODES, App, Catalogue, Fix, Match
 from webhook.core.catalogue.schema import CatalogueError, only, ports, strings, text_field
 from webhook.core.mesh import FACTS
 from webhook.core.rules.registry import FIX_KINDS
@@ -117,7 +117,7 @@ def _image_patterns(value: object, where: str) -> tuple[str, ...]:
 def _parse_fix(data: object, where: str) -> Fix:
     if not isinstance(data, dict):
         raise CatalogueError(f"{where}: must be a mapping")
-    only(data, ("id", "why", "inbound", "mesh", *FIX_KINDS), where)
+    only(data, ("id", "why", "inbound", "mesh", "dataplane", *FIX_KINDS), where)
     named = [name for name in FIX_KINDS if name in data]
     if len(named) != 1:
         raise CatalogueError(f"{where}: give exactly one of {', '.join(FIX_KINDS)}")
@@ -132,6 +132,10 @@ def _parse_fix(data: object, where: str) -> Fix:
     unknown_meshes = [m for m in meshes if m not in FACTS]
     if unknown_meshes:
         raise CatalogueError(f"{where}.mesh: {unknown_meshes} not among {tuple(FACTS)}")
+    dataplanes = strings(data.get("dataplane"), f"{where}.dataplane")
+    unknown_dataplanes = [d for d in dataplanes if d not in DATAPLANES]
+    if unknown_dataplanes:
+        raise CatalogueError(f"{where}.dataplane: {unknown_dataplanes} not among {DATAPLANES}")
     return Fix(
         id=text_field(data, "id", where),
         kind=kind.name,
@@ -139,6 +143,7 @@ def _parse_fix(data: object, where: str) -> Fix:
         params=params,
         inbound=inbound,
         meshes=meshes,
+        dataplanes=dataplanes,
     )
 
 
@@ -168,6 +173,8 @@ def _dump_fix(fix: Fix) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": fix.id, "why": fix.why, "inbound": list(fix.inbound)}
     if fix.meshes:
         entry["mesh"] = list(fix.meshes)
+    if fix.dataplanes:
+        entry["dataplane"] = list(fix.dataplanes)
     entry[fix.kind] = fix.params
     return entry
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from webhook.core.catalogue import AppMatch, Fix
 from webhook.core.catalogue.schema import CatalogueError, mapping_of, strings, text_field
+from webhook.core.mesh import AMBIENT_OPT_OUT, DELIVERY_TEXT
 from webhook.core.patch import PodEditor
 from webhook.core.rules import FixHandler, FixKind, Report, Rule, RuleContext, family_rule
 from webhook.core.shapes import ContainerRef
@@ -27,14 +28,13 @@ ALL_INTERFACES = "0.0.0.0"
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*://)(?P<host>\[[^\]]*\]|[^:/]*)(?P<rest>.*)$")
 
 
-Handler = Callable[[PodEditor, ContainerRef, AppMatch, Fix, Report], None]
+Handler = Callable[[PodEditor, RuleContext, ContainerRef, AppMatch, Fix, Report], None]
 """A handler of one container's settings."""
 
-DELIVERY = {"localhost": "127.0.0.1", "pod-ip": "the pod IP", "unknown": "an address not known yet"}
 
 
 def _relevant(ctx: RuleContext, fix: Fix) -> bool:
-    return ctx.mesh.mesh != "none"
+    return ctx.mesh.proxied
 
 
 def _in_container(handler: Handler) -> FixHandler:
@@ -45,14 +45,14 @@ def _in_container(handler: Handler) -> FixHandler:
         if not fix.applies_to(mesh.mesh):
             report.note(fix.id, f"not needed: the fix is for {', '.join(fix.meshes)}, the pod is in {mesh.label}")
         elif mesh.inbound not in fix.inbound:
-            report.note(fix.id, f"not needed: {mesh.label} delivers inbound traffic to {DELIVERY[mesh.inbound]}")
+            report.note(fix.id, f"not needed: {mesh.label} delivers inbound traffic to {DELIVERY_TEXT[mesh.inbound]}")
         else:
-            handler(editor, match.ref, match, fix, report)
+            handler(editor, ctx, match.ref, match, fix, report)
 
     return apply
 
 
-def _env_set(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
+def _env_set(editor: PodEditor, ctx: RuleContext, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
     for name, value in fix.params.items():
         start = editor.checkpoint()
         editor.set_env(ref, name, value)
@@ -62,7 +62,9 @@ def _env_set(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, re
             report.note(fix.id, f"{match.container_name}: {name} is already {value!r}")
 
 
-def _env_token(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
+def _env_token(
+    editor: PodEditor, ctx: RuleContext, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report
+) -> None:
     name, key, value = fix.params["name"], fix.params["key"], fix.params["value"]
     found = editor.env_value(ref, name)
     if found is not None and "value" not in found[1]:
@@ -138,14 +140,23 @@ def _loopback_only(value: str) -> bool:
     return bool(hosts) and all(is_loopback(h) for h in hosts)
 
 
-def _warn_loopback(report: Report, fix: Fix, container: str, what: str) -> None:
+def _warn_loopback(report: Report, ctx: RuleContext, fix: Fix, container: str, what: str) -> None:
+    if ctx.mesh.dataplane == "ambient":
+        report.warn(
+            f"{fix.id}: {container}: {what} listens on loopback only, and {ctx.mesh.label} delivers inbound "
+            "traffic to the pod IP with no per-port bypass: bind 0.0.0.0, or take the pod out of ambient "
+            f"({AMBIENT_OPT_OUT} on the pod); left as is"
+        )
+        return
     report.warn(
         f"{fix.id}: {container}: {what} listens on loopback only, so peers reach it only where the proxy "
         "forwards to 127.0.0.1 (Istio < 1.10, Linkerd < 2.11); left as is: bind 0.0.0.0 if peers must reach it"
     )
 
 
-def _env_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
+def _env_url_hosts(
+    editor: PodEditor, ctx: RuleContext, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report
+) -> None:
     for name in fix.params:
         found = editor.env_value(ref, name)
         if found is None or not isinstance(found[1].get("value"), str):
@@ -153,7 +164,7 @@ def _env_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: F
             continue
         current = found[1]["value"]
         if _loopback_only(current):
-            _warn_loopback(report, fix, match.container_name, name)
+            _warn_loopback(report, ctx, fix, match.container_name, name)
             continue
         new_value = _rewrite_urls(current)
         start = editor.checkpoint()
@@ -163,7 +174,9 @@ def _env_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: F
             report.note(fix.id, f"{match.container_name}: {name}={current} already binds all interfaces")
 
 
-def _env_wildcard(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
+def _env_wildcard(
+    editor: PodEditor, ctx: RuleContext, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report
+) -> None:
     for name in fix.params:
         found = editor.env_value(ref, name)
         if found is None:
@@ -174,7 +187,7 @@ def _env_wildcard(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fi
             report.note(fix.id, f"{match.container_name}: {name}={current!r} already binds all interfaces")
             continue
         if isinstance(current, str) and is_loopback(current):
-            _warn_loopback(report, fix, match.container_name, name)
+            _warn_loopback(report, ctx, fix, match.container_name, name)
             continue
         start = editor.checkpoint()
         editor.set_env(ref, name, ALL_INTERFACES)
@@ -195,7 +208,9 @@ def _rewrite_flag_values(text: str, flags: list[str]) -> str:
     return text
 
 
-def _arg_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
+def _arg_url_hosts(
+    editor: PodEditor, ctx: RuleContext, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report
+) -> None:
     flags = list(fix.params)
     container = editor.container(ref)
     start = editor.checkpoint()
@@ -214,13 +229,13 @@ def _arg_url_hosts(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: F
     words = " ".join(w for f in ("command", "args") for w in _strings(container.get(f)))
     for value in flag_values.findall(words):
         if _loopback_only(value):
-            _warn_loopback(report, fix, match.container_name, value)
+            _warn_loopback(report, ctx, fix, match.container_name, value)
     summary = f"listen URLs ({', '.join(flags)}) on container {match.container_name} now bind all interfaces"
     if not report.record(editor, start, fix.id, summary, fix.why):
         report.note(fix.id, f"{match.container_name}: listen URLs already bind all interfaces (or are not set)")
 
 
-def _advice(editor: PodEditor, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
+def _advice(editor: PodEditor, ctx: RuleContext, ref: ContainerRef, match: AppMatch, fix: Fix, report: Report) -> None:
     needle = fix.params.get("args_contain", "").strip()
     if needle:
         container = editor.container(ref)

@@ -1,17 +1,22 @@
 """Pure rule family: mesh port exclusions and opaque ports, merged and never overwritten.
 
-Port exclusions are the fallback for apps that cannot bind all interfaces. Before injection they go
-into the mesh's annotations, merged into any list already there (deduplicated, order kept):
-
-* Istio: ``traffic.sidecar.istio.io/excludeInboundPorts`` and ``excludeOutboundPorts``. An explicit
-  ``includeInboundPorts`` list makes exclusions moot (istio-iptables applies ``-d`` only with
-  ``-b "*"``), so our ports are removed from such a list instead.
-* Linkerd: ``config.linkerd.io/skip-inbound-ports`` / ``skip-outbound-ports`` (ranges understood).
+Port exclusions are the fallback for apps that cannot bind all interfaces, needed where the data
+plane delivers to 127.0.0.1. Before injection they go into the annotations the mesh's injector
+reads (:class:`~webhook.core.mesh.MeshFacts`: Istio's ``traffic.sidecar.istio.io/exclude*Ports``,
+Linkerd's ``config.linkerd.io/skip-*-ports``, Consul's ``transparent-proxy-exclude-*-ports``,
+Kuma's ``traffic.kuma.io/exclude-*-ports``), merged into any list already there (deduplicated,
+order kept, ranges understood). An explicit Istio ``includeInboundPorts`` list makes exclusions
+moot (istio-iptables applies ``-d`` only with ``-b "*"``), so our ports are removed from it instead.
 
 After injection the annotations are too late unless a CNI plugin reads them at sandbox set-up, so
-the injected ``istio-init`` (``-d``/``-o``/``-b``) or ``linkerd-init``
-(``--inbound-ports-to-ignore``/``--outbound-ports-to-ignore``) arguments are patched to match. The
-proxy containers themselves are never touched.
+the injected init container is patched to match: its exclusion flags (``istio-init``
+``-d``/``-o``/``-b``, ``linkerd-init`` ``--inbound-ports-to-ignore``/``--outbound-ports-to-ignore``,
+``kuma-init`` ``--exclude-inbound-ports``/``--exclude-outbound-ports``, in the form the injector
+wrote them), or Consul's redirection config (JSON ``ExcludeInboundPorts``/``ExcludeOutboundPorts``
+in ``consul-connect-inject-init``'s ``CONSUL_REDIRECT_TRAFFIC_CONFIG``, or in the
+``consul.hashicorp.com/redirect-traffic-config`` annotation its CNI plugin reads). The proxy
+containers themselves are never touched. Ambient (ztunnel) has no per-port exclusion, and with no
+proxy in the pod (Cilium) there is nothing to exclude from: both are explained, never patched.
 
 Opaque ports (Linkerd only): ``config.linkerd.io/opaque-ports`` *replaces* Linkerd's default list,
 so when we create it we carry over the defaults that match the pod's ports, as the injector would.
@@ -19,21 +24,22 @@ so when we create it we carry over the defaults that match the pod's ports, as t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Final
 
 from webhook.core.catalogue import AppMatch, Fix, schema
-from webhook.core.commalist import merged_ports, split_list, without_ports
-from webhook.core.mesh import MeshContext, Version, format_version, parse_version
+from webhook.core.commalist import covers, merged_ports, split_list, without_ports
+from webhook.core.mesh import ISTIO, LINKERD, MeshContext, MeshFacts, Version, format_version, parse_version
 from webhook.core.patch import PodEditor
 from webhook.core.rules import FixKind, Report, Rule, RuleContext, family_rule
 from webhook.core.shapes import ContainerRef
 
-ISTIO_EXCLUDE_IN = "traffic.sidecar.istio.io/excludeInboundPorts"
-ISTIO_INCLUDE_IN = "traffic.sidecar.istio.io/includeInboundPorts"
-ISTIO_EXCLUDE_OUT = "traffic.sidecar.istio.io/excludeOutboundPorts"
-LINKERD_SKIP_IN = "config.linkerd.io/skip-inbound-ports"
-LINKERD_SKIP_OUT = "config.linkerd.io/skip-outbound-ports"
+ISTIO_EXCLUDE_IN = ISTIO.exclude_inbound
+ISTIO_INCLUDE_IN = ISTIO.include_inbound
+ISTIO_EXCLUDE_OUT = ISTIO.exclude_outbound
+LINKERD_SKIP_IN = LINKERD.exclude_inbound
+LINKERD_SKIP_OUT = LINKERD.exclude_outbound
 LINKERD_OPAQUE = "config.linkerd.io/opaque-ports"
 
 LINKERD_DEFAULT_OPAQUE_210 = (25, 443, 587, 3306, 5432, 11211)
@@ -54,13 +60,24 @@ def _apply_skip_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix:
             f"{fix.id}: port exclusions not applied because the mesh is unknown; "
             "configure it (--mesh, --namespace-mesh or the /mutate/<mesh> path)"
         )
-    elif mesh.mesh in ("istio", "linkerd"):
-        if mesh.inbound in fix.inbound:
-            _skip_ports(editor, ctx, match, fix, report)
-        else:
-            report.note(fix.id, f"not needed: {mesh.label} forwards inbound traffic to the pod IP")
+    elif not mesh.proxied or mesh.facts is None:
+        report.note(fix.id, f"not needed: no proxy in the pod ({mesh.label})")
+    elif mesh.dataplane == "ambient":
+        report.note(
+            fix.id,
+            f"not needed: {mesh.label} (ztunnel) delivers inbound traffic to the pod IP, and it reads no "
+            "per-port exclusions (traffic.sidecar.istio.io/* are ignored there)",
+        )
+    elif not fix.applies_in(mesh.dataplane):
+        report.note(
+            fix.id,
+            f"not needed with a {mesh.dataplane}: the proxy starts, and is ready, before the app's init containers",
+        )
+    elif mesh.inbound in fix.inbound:
+        _skip_ports(editor, ctx, match, fix, report)
     else:
-        report.note(fix.id, "not needed: no mesh proxy in this pod")
+        why = mesh.delivery_evidence
+        report.note(fix.id, f"not needed: {mesh.label} delivers inbound traffic to the pod IP ({why})")
 
 
 def _opaque_ports_relevant(ctx: RuleContext, fix: Fix) -> bool:
@@ -127,28 +144,27 @@ def _skip_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, 
     inbound = _ports_for(editor, match, fix, "inbound")
     outbound = _ports_for(editor, match, fix, "outbound")
     mesh = ctx.mesh
+    facts = mesh.facts
+    assert facts is not None  # _apply_skip_ports checked
     start = editor.checkpoint()
     annotations = editor.meta_map("annotations")
-    if mesh.mesh == "istio":
-        include = annotations.get(ISTIO_INCLUDE_IN)
+    include = annotations.get(facts.include_inbound) if facts.include_inbound else None
+    if inbound and isinstance(include, str) and include.strip() != "*":
         include_items = split_list(include)
-        if inbound and isinstance(include, str) and include.strip() != "*":
-            kept = without_ports(include_items, inbound)
-            if kept != include_items:
-                editor.set_meta("annotations", ISTIO_INCLUDE_IN, ",".join(kept))
-        elif inbound:
-            _set_merged_ports(editor, ISTIO_EXCLUDE_IN, inbound)
-        if outbound:
-            _set_merged_ports(editor, ISTIO_EXCLUDE_OUT, outbound)
-    else:
-        if inbound:
-            _set_merged_ports(editor, LINKERD_SKIP_IN, inbound)
-        if outbound:
-            _set_merged_ports(editor, LINKERD_SKIP_OUT, outbound)
+        kept = without_ports(include_items, inbound)
+        if kept != include_items:
+            editor.set_meta("annotations", facts.include_inbound, ",".join(kept))
+    elif inbound:
+        _set_merged_ports(editor, facts.exclude_inbound, inbound)
+    if outbound:
+        _set_merged_ports(editor, facts.exclude_outbound, outbound)
     if mesh.injected and mesh.redirect_init is not None:
-        _patch_redirect_init(editor, mesh, inbound, outbound, report, fix)
-    elif mesh.injected and not mesh.cni:
-        report.warn(f"{fix.id}: the proxy is already injected and no redirect init container was found")
+        if facts.init_config_env:
+            _patch_init_config(editor, mesh.redirect_init, facts.init_config_env, inbound, outbound, report, fix)
+        else:
+            _patch_redirect_init(editor, mesh, facts, inbound, outbound, report, fix)
+    elif mesh.injected and facts.cni_config_annotation in annotations:
+        _patch_config_annotation(editor, facts.cni_config_annotation, inbound, outbound, report, fix)
     where = (
         "the injected init container and annotations" if mesh.injected and mesh.redirect_init else "mesh annotations"
     )
@@ -170,12 +186,14 @@ def _set_merged_ports(editor: PodEditor, key: str, ports: Sequence[int]) -> None
 
 # --- injected init containers ---------------------------------------------------------------------
 
-ISTIO_FLAGS = {"in": "-d", "out": "-o", "include": "-b"}
-LINKERD_FLAGS = {"in": "--inbound-ports-to-ignore", "out": "--outbound-ports-to-ignore"}
-
-
 def _patch_redirect_init(
-    editor: PodEditor, mesh: MeshContext, inbound: list[int], outbound: list[int], report: Report, fix: Fix
+    editor: PodEditor,
+    mesh: MeshContext,
+    facts: MeshFacts,
+    inbound: list[int],
+    outbound: list[int],
+    report: Report,
+    fix: Fix,
 ) -> None:
     assert mesh.redirect_init is not None
     ref = mesh.redirect_init
@@ -184,8 +202,8 @@ def _patch_redirect_init(
     if not isinstance(container.get(field), list):
         report.warn(f"{fix.id}: cannot read the arguments of the injected init container; restart the pod")
         return
-    flags = ISTIO_FLAGS if mesh.mesh == "istio" else LINKERD_FLAGS
-    if mesh.mesh == "istio" and inbound:
+    flags = facts.init_flags
+    if "include" in flags and inbound:
         include = _flag_value(container[field], flags["include"])
         if include is not None and include[2].strip() not in ("*", ""):
             items = split_list(include[2])
@@ -219,8 +237,11 @@ def _set_flag(editor: PodEditor, ref: ContainerRef, field: str, flag: str, value
     items = editor.container(ref)[field]
     found = _flag_value(items, flag)
     if found is None:
-        editor.append_list_item(ref, field, flag)
-        editor.append_list_item(ref, field, value)
+        if _writes_joined(items, flag):
+            editor.append_list_item(ref, field, f"{flag}={value}")
+        else:
+            editor.append_list_item(ref, field, flag)
+            editor.append_list_item(ref, field, value)
         return
     flag_index, value_index, _ = found
     if value_index is None:
@@ -230,6 +251,69 @@ def _set_flag(editor: PodEditor, ref: ContainerRef, field: str, flag: str, value
         editor.set_list_item(ref, field, flag_index, f"{flag}={value}")
     else:
         editor.set_list_item(ref, field, value_index, value)
+
+
+def _writes_joined(items: list[Any], flag: str) -> bool:
+    """Whether the injector wrote long flags as one ``--flag=value`` item (newer kuma-init does; istio-init
+    and linkerd-init write the value as the next item), judged from the arguments it wrote."""
+    long_with_value = [i for i in items if isinstance(i, str) and i.startswith("--")]
+    return flag.startswith("--") and bool(long_with_value) and all("=" in i for i in long_with_value)
+
+
+def _patch_init_config(
+    editor: PodEditor,
+    ref: ContainerRef,
+    env_name: str,
+    inbound: list[int],
+    outbound: list[int],
+    report: Report,
+    fix: Fix,
+) -> None:
+    """Merge the ports into the redirection config the init container reads as JSON from ``env_name``."""
+    found = editor.env_value(ref, env_name)
+    config = _json_object(found[1].get("value") if found else None)
+    if config is None:
+        report.warn(f"{fix.id}: cannot read {env_name} of the injected init container; restart the pod")
+        return
+    merged = _with_excluded_ports(config, inbound, outbound)
+    if merged != config:
+        editor.set_env(ref, env_name, json.dumps(merged, separators=(",", ":")))
+
+
+def _patch_config_annotation(
+    editor: PodEditor, key: str, inbound: list[int], outbound: list[int], report: Report, fix: Fix
+) -> None:
+    """Merge the ports into the JSON redirection config a CNI plugin reads from annotation ``key``."""
+    config = _json_object(editor.meta_map("annotations").get(key))
+    if config is None:
+        report.warn(f"{fix.id}: cannot read the {key} annotation; restart the pod")
+        return
+    merged = _with_excluded_ports(config, inbound, outbound)
+    if merged != config:
+        editor.set_meta("annotations", key, json.dumps(merged, separators=(",", ":")))
+
+
+def _json_object(value: object) -> dict[str, Any] | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _with_excluded_ports(config: dict[str, Any], inbound: list[int], outbound: list[int]) -> dict[str, Any]:
+    """``config`` (consul's iptables.Config: port lists of strings) with the ports added, order kept."""
+    merged = dict(config)
+    for key, ports in (("ExcludeInboundPorts", inbound), ("ExcludeOutboundPorts", outbound)):
+        if not ports:
+            continue
+        current = [p for p in merged.get(key) or [] if isinstance(p, str)]
+        added = [str(p) for p in ports if not covers(current, p)]
+        if added:
+            merged[key] = current + added
+    return merged
 
 
 def _merge_flag(editor: PodEditor, ref: ContainerRef, field: str, flag: str, ports: Sequence[int]) -> None:

@@ -8,7 +8,13 @@ not up yet. For apps whose catalogue entry asks for it:
   After injection the annotation is too late; we check whether the injector already held the app
   (proxy first with a postStart hook, or a native sidecar) and warn if not.
 * Linkerd: ``config.linkerd.io/proxy-await`` is on by default from 2.11; before that it does not
-  exist (warn); with the version unknown we set ``enabled`` (harmless where it is the default).
+  exist (warn); with the version unknown we set ``enabled`` (harmless where it is the default). With
+  a native sidecar it becomes the proxy's startupProbe, which holds the app the same way.
+
+Where the data plane already starts the proxy first, nothing is written: an Istio native sidecar
+(an init container with ``restartPolicy: Always``, ready before the app; the injector ignores
+``holdApplicationUntilProxyStarts`` then), or ambient, where no proxy runs in the pod. A mesh with
+no such setting is said so.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from webhook.core.catalogue.schema import CatalogueError
 from webhook.core.mesh import ISTIO, LINKERD, MeshContext
 from webhook.core.patch import PodEditor
 from webhook.core.rules import FixKind, Report, Rule, RuleContext, family_rule
+from webhook.core.shapes import find_container
 
 ISTIO_PROXY_CONFIG = "proxy.istio.io/config"
 HOLD_KEY = "holdApplicationUntilProxyStarts"
@@ -32,7 +39,7 @@ HOLD_ONLY = json.dumps({HOLD_KEY: True}, separators=(",", ":"))
 
 
 def _hold_relevant(ctx: RuleContext, fix: Fix) -> bool:
-    return ctx.mesh.mesh in ("istio", "linkerd") and fix.applies_to(ctx.mesh.mesh)
+    return ctx.mesh.facts is not None and ctx.mesh.proxied and fix.applies_to(ctx.mesh.mesh)
 
 
 def _apply_hold(editor: PodEditor, ctx: RuleContext, wanting: Sequence[tuple[AppMatch, Fix]], report: Report) -> None:
@@ -41,10 +48,16 @@ def _apply_hold(editor: PodEditor, ctx: RuleContext, wanting: Sequence[tuple[App
     fix_id = wanting[0][1].id
     why = wanting[0][1].why
     apps = ", ".join(sorted({m.app.app for m, _ in wanting}))
-    if mesh.mesh == "istio":
+    if mesh.dataplane == "ambient":
+        report.note(fix_id, f"not needed: {mesh.label} runs no proxy in the pod (ztunnel is on the node)")
+    elif mesh.mesh == "istio" and mesh.dataplane == "native-sidecar":
+        report.note(fix_id, "not needed: the native sidecar proxy starts, and is ready, before the app containers")
+    elif mesh.mesh == "istio":
         _istio_hold(editor, mesh, fix_id, why, apps, report)
-    else:
+    elif mesh.mesh == "linkerd":
         _linkerd_await(editor, mesh, fix_id, why, report)
+    else:
+        report.note(fix_id, f"{mesh.label}: stsmesh knows no setting that holds the app until its proxy is ready")
 
 
 def _check_hold(params: object, where: str) -> None:
@@ -152,7 +165,7 @@ def _linkerd_await(editor: PodEditor, mesh: MeshContext, fix_id: str, why: str, 
             f"{fix_id}: Linkerd {mesh.version[0]}.{mesh.version[1]} cannot hold the app until the proxy is ready"
         )
         return
-    if any(c.get("name") == LINKERD.proxy for _, c in editor.containers("containers")):
+    if find_container(editor.pod, LINKERD.proxy) is not None:  # a sidecar or a native sidecar
         report.note(fix_id, "the proxy is already injected; proxy-await is decided at injection")
         return
     start = editor.checkpoint()

@@ -1,0 +1,119 @@
+"""Pure: what a namespace's labels and the cluster's control planes say about the mesh of a new pod.
+
+On the first call the apiserver sends the pod, not its namespace, and the mesh's injector has not
+run yet, so the pod usually carries no evidence of its mesh. In a normal cluster the namespace
+chooses it: ``istio-injection=enabled``, ``istio.io/rev=<revision>``, ``istio.io/dataplane-mode=ambient``,
+Linkerd's ``linkerd.io/inject: enabled`` annotation, Kuma's ``kuma.io/sidecar-injection=enabled``.
+:class:`MeshKnowledge` holds those namespace facts and the control planes installed (their
+versions; Istio's inbound policy per revision), as the server's watch keeps them or the dry-run is
+told; :meth:`MeshKnowledge.hint_for` turns them into the :class:`~webhook.core.mesh.MeshHint` the
+data-plane model reads. A lookup in plain dicts: nothing here calls the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from webhook.core.mesh import AMBIENT_LABEL, FACTS, InboundMode, MeshHint, Version, format_version
+from webhook.core.shapes import metadata_map, name_of, text
+
+ISTIO_INJECTION_LABEL = "istio-injection"
+ISTIO_REVISION_LABEL = "istio.io/rev"
+LINKERD_INJECT_ANNOTATION = "linkerd.io/inject"
+KUMA_INJECTION_LABEL = "kuma.io/sidecar-injection"
+DEFAULT_REVISION = "default"
+
+
+@dataclass(frozen=True)
+class IstioRevision:
+    """One installed Istio control plane: its version, where its sidecars deliver inbound traffic
+    (``localhost`` under ``meshConfig.inboundTrafficPolicy.mode: LOCALHOST``), whether it injects
+    native sidecars."""
+
+    version: Version | None = None
+    delivery: InboundMode | None = None
+    native: bool | None = None
+
+
+@dataclass(frozen=True)
+class ControlPlanes:
+    """The meshes installed in the cluster, as far as known (None: not seen)."""
+
+    istio: Mapping[str, IstioRevision] = field(default_factory=dict)
+    """Istio revisions (and revision tags) by name; ``default`` is what ``istio-injection=enabled`` uses."""
+    linkerd: Version | None = None
+    kuma: Version | None = None
+    cilium: bool = False
+
+
+@dataclass(frozen=True)
+class NamespaceFacts:
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeshKnowledge:
+    """Namespaces and control planes: a snapshot, replaced whole when the cluster changes."""
+
+    namespaces: Mapping[str, NamespaceFacts] = field(default_factory=dict)
+    planes: ControlPlanes = field(default_factory=ControlPlanes)
+
+    def hint_for(self, namespace: str) -> MeshHint | None:
+        """What the namespace and the control planes say about a new pod there; None when nothing."""
+        facts = self.namespaces.get(namespace)
+        if facts is None:
+            return None
+        return namespace_hint(namespace, facts.labels, facts.annotations, self.planes)
+
+    def with_namespace(self, namespace: str, facts: NamespaceFacts) -> MeshKnowledge:
+        return MeshKnowledge({**self.namespaces, namespace: facts}, self.planes)
+
+
+def namespace_hint(
+    namespace: str, labels: Mapping[str, str], annotations: Mapping[str, str], planes: ControlPlanes
+) -> MeshHint | None:
+    """The mesh that injects into (or captures) new pods of ``namespace``. Istio's own precedence:
+    ``istio-injection`` over ``istio.io/rev``; a sidecar over ambient."""
+    where = f"namespace {namespace}"
+    injection = labels.get(ISTIO_INJECTION_LABEL)
+    revision = labels.get(ISTIO_REVISION_LABEL)
+    if injection == "enabled" or (injection is None and revision):
+        name = DEFAULT_REVISION if injection == "enabled" else str(revision)
+        known = planes.istio.get(name, IstioRevision())
+        label = f"{ISTIO_INJECTION_LABEL}=enabled" if injection == "enabled" else f"{ISTIO_REVISION_LABEL}={name}"
+        source = f"{where} label {label}" + _version_source("Istio", known.version, f"revision {name}")
+        if known.delivery == "localhost":
+            source += ", inboundTrafficPolicy LOCALHOST"
+        return MeshHint("istio", known.version, "sidecar", known.delivery, known.native, source)
+    if labels.get(AMBIENT_LABEL) == "ambient":
+        known = planes.istio.get(DEFAULT_REVISION, IstioRevision())
+        source = f"{where} label {AMBIENT_LABEL}=ambient" + _version_source("Istio", known.version, "default")
+        return MeshHint("istio", known.version, "ambient", "pod-ip", None, source)
+    if annotations.get(LINKERD_INJECT_ANNOTATION) == "enabled":
+        source = f"{where} annotation {LINKERD_INJECT_ANNOTATION}=enabled" + _version_source("Linkerd", planes.linkerd)
+        return MeshHint("linkerd", planes.linkerd, "sidecar", None, None, source)
+    if text(labels.get(KUMA_INJECTION_LABEL)).lower() in FACTS["kuma"].inject_values:
+        source = f"{where} label {KUMA_INJECTION_LABEL}=enabled" + _version_source("Kuma", planes.kuma)
+        return MeshHint("kuma", planes.kuma, "sidecar", None, None, source)
+    if injection == "disabled" or annotations.get(LINKERD_INJECT_ANNOTATION) == "disabled":
+        return MeshHint("none", source=f"{where} opts out of injection")
+    if planes.cilium:
+        return MeshHint("cilium", source=f"{where}: no sidecar mesh; the cluster runs Cilium")
+    return None
+
+
+def _version_source(title: str, version: Version | None, control_plane: str = "") -> str:
+    of = f" {control_plane}" if control_plane else ""
+    if version is None:
+        return f" ({title}{of} version not known)"
+    return f" ({title}{of} {format_version(version)})"
+
+
+def namespace_facts(namespace: Mapping[str, Any]) -> tuple[str, NamespaceFacts]:
+    """The name and facts of a ``v1`` Namespace object (as a watch lists it, or a dry-run input holds it)."""
+    labels = {k: v for k, v in metadata_map(namespace, "labels").items() if isinstance(v, str)}
+    annotations = {k: v for k, v in metadata_map(namespace, "annotations").items() if isinstance(v, str)}
+    return name_of(namespace), NamespaceFacts(labels, annotations)
