@@ -126,7 +126,14 @@ def test_deployment_defaults() -> None:
     assert preferred and "requiredDuringSchedulingIgnoredDuringExecution" not in spec["affinity"]["podAntiAffinity"]
     assert all("subPath" not in m for m in container["volumeMounts"]), "subPath mounts never see Secret updates"
     assert docs[("PodDisruptionBudget", "stsmesh")]["spec"]["minAvailable"] == 1
-    assert spec["automountServiceAccountToken"] is False
+    assert spec["automountServiceAccountToken"] is True, "the server's watches need its token"
+    server_role = docs[("ClusterRole", "stsmesh-server")]
+    assert server_role["rules"] == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "watch"]},
+    ], "list and watch namespaces and Deployments, nothing more"
+    binding = docs[("ClusterRoleBinding", "stsmesh-server")]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "stsmesh", "namespace": "stsmesh"}]
 
 
 def test_webhook_configuration_contract() -> None:

@@ -51,6 +51,7 @@ class LocalCluster:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     api_port: int = 0
     kubeconfig: Path = Path()
+    commands: dict[str, tuple[list[str], dict[str, str], int]] = field(default_factory=dict)
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +103,20 @@ class LocalCluster:
         )  # fmt: skip
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env))
+        self.commands[name] = (argv, env, len(self.processes) - 1)
+
+    def restart_apiserver(self) -> None:
+        """Kill kube-apiserver (by its PID: abruptly, as a crash or a node loss ends it; a graceful stop
+        waits a minute for open watches) and start it again on the same port and etcd."""
+        argv, env, index = self.commands["kube-apiserver"]
+        process = self.processes[index]
+        process.kill()
+        process.wait(timeout=30)
+        log = open(self.workdir / "kube-apiserver.log", "ab")  # noqa: SIM115 - closed with the process
+        self.processes[index] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self._wait(self._apiserver_ready, "kube-apiserver after a restart", timeout=60)
 
     def _wait(self, ready: Any, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -171,6 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format", choices=("text", "json"), default=None, help="log format (default text; env STSMESH_LOG_FORMAT)"
     )
     serve.add_argument("--log-level", default=None, help="log level (default INFO; env STSMESH_LOG_LEVEL)")
+    serve.add_argument(
+        "--watch-cluster",
+        choices=("auto", "on", "off"),
+        default=None,
+        help="watch namespaces and mesh control planes so the first call knows the pod's mesh: auto (default: when "
+        "credentials are found), on, off (env STSMESH_WATCH_CLUSTER)",
+    )
+    serve.add_argument(
+        "--kubeconfig", default=None, help="kubeconfig for the watches outside a cluster (env STSMESH_KUBECONFIG)"
+    )
     _add_common(serve)
 
     cat = commands.add_parser(
@@ -285,9 +295,13 @@ def cmd_serve(settings: Settings) -> int:
 
     from webhook.server import lifecycle as server
     from webhook.server import logs
+    from webhook.server.apiaccess import ApiAccessError
 
     logs.configure(settings.log_level, settings.log_format)
-    asyncio.run(server.run(settings))
+    try:
+        asyncio.run(server.run(settings))
+    except ApiAccessError as exc:
+        raise UsageError(f"{exc}; give --kubeconfig FILE, or --watch-cluster off") from exc
     return EXIT_OK
 
 
@@ -344,17 +358,17 @@ def _main(
         settings = build_settings(args, os.environ if environ is None else environ)
         if args.command == "audit":
             return audit_cmd.cmd_audit(args, out, settings)
+        if args.command == "dry-run":
+            return cmd_dry_run(args, settings, out, err, stdin)
+        if args.command == "catalogue":
+            return cmd_catalogue(args, settings, out)
+        if args.command == "serve":
+            return cmd_serve(settings)
     except UsageError as exc:
         print(f"stsmesh: {exc}", file=err)
         return EXIT_USAGE
     except CommandError as exc:
         print(f"stsmesh: {exc}", file=err)
         return exc.code
-    if args.command == "dry-run":
-        return cmd_dry_run(args, settings, out, err, stdin)
-    if args.command == "catalogue":
-        return cmd_catalogue(args, settings, out)
-    if args.command == "serve":
-        return cmd_serve(settings)
     parser.print_help(err)
     return EXIT_USAGE

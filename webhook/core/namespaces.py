@@ -16,8 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhook.core.mesh import AMBIENT_LABEL, FACTS, InboundMode, MeshHint, Version, format_version
-from webhook.core.shapes import metadata_map, name_of, text
+from webhook.core.mesh import (
+    AMBIENT_LABEL,
+    FACTS,
+    InboundMode,
+    MeshHint,
+    Version,
+    format_version,
+    image_tag,
+    parse_version,
+)
+from webhook.core.shapes import items, mapping, metadata_map, name_of, text
 
 ISTIO_INJECTION_LABEL = "istio-injection"
 ISTIO_REVISION_LABEL = "istio.io/rev"
@@ -117,3 +126,43 @@ def namespace_facts(namespace: Mapping[str, Any]) -> tuple[str, NamespaceFacts]:
     labels = {k: v for k, v in metadata_map(namespace, "labels").items() if isinstance(v, str)}
     annotations = {k: v for k, v in metadata_map(namespace, "annotations").items() if isinstance(v, str)}
     return name_of(namespace), NamespaceFacts(labels, annotations)
+
+
+# --- control planes from the cluster's Deployments -------------------------------------------------
+
+ISTIOD_SELECTOR = "app=istiod"
+"""istiod{-<revision>} Deployments (istio/istio manifests/charts/istio-control/istio-discovery)."""
+LINKERD_SELECTOR = "linkerd.io/control-plane-component=destination"
+KUMA_SELECTOR = "app=kuma-control-plane"
+
+
+def control_planes(deployments: Mapping[str, Mapping[str, Any]], cilium: bool = False) -> ControlPlanes:
+    """The meshes' control planes as their Deployments show them: Istio revisions (label
+    ``istio.io/rev``, none meaning ``default``) with the version of the ``discovery`` image; Linkerd's
+    destination controller; Kuma's control plane. ``deployments`` is keyed by namespace/name."""
+    istio: dict[str, IstioRevision] = {}
+    linkerd: Version | None = None
+    kuma: Version | None = None
+    for deployment in deployments.values():
+        labels = metadata_map(deployment, "labels")
+        version = _image_version(deployment)
+        if labels.get("app") == "istiod":
+            revision = text(labels.get(ISTIO_REVISION_LABEL)) or DEFAULT_REVISION
+            istio[revision] = IstioRevision(version)
+        elif labels.get("linkerd.io/control-plane-component") == "destination":
+            linkerd = version
+        elif labels.get("app") == "kuma-control-plane":
+            kuma = version
+    if DEFAULT_REVISION not in istio and len(istio) == 1:
+        istio[DEFAULT_REVISION] = next(iter(istio.values()))  # one control plane: istio-injection uses it
+    return ControlPlanes(istio, linkerd, kuma, cilium)
+
+
+def _image_version(deployment: Mapping[str, Any]) -> Version | None:
+    template = mapping(mapping(deployment.get("spec")).get("template"))
+    for container in items(mapping(template.get("spec")).get("containers")):
+        if isinstance(container, dict):
+            version = parse_version(image_tag(container.get("image")))
+            if version is not None:
+                return version
+    return None

@@ -17,6 +17,7 @@ from webhook.core.catalogue.load import builtin_catalogue
 from webhook.core.mesh import MeshHint
 
 RuleErrorPolicy = Literal["allow", "deny"]
+WatchMode = Literal["auto", "on", "off"]
 
 DEFAULT_EXCLUDED_NAMESPACES = ("kube-system", "kube-node-lease")
 
@@ -85,6 +86,14 @@ class Settings:
     log_level: str = "INFO"
     """``--log-level`` / ``STSMESH_LOG_LEVEL``."""
 
+    watch_cluster: WatchMode = "auto"
+    """Whether ``serve`` watches namespaces and mesh control planes, so the first call knows a pod's
+    mesh: ``auto`` when it finds credentials (in-cluster service account, or ``kubeconfig``), ``on``
+    (fail at start without them), ``off``. ``--watch-cluster`` / ``STSMESH_WATCH_CLUSTER``."""
+
+    kubeconfig: str = ""
+    """A kubeconfig for the watches when not in a cluster. ``--kubeconfig`` / ``STSMESH_KUBECONFIG``."""
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -104,6 +113,8 @@ ENV_VARS: Mapping[str, str] = {
     "excluded_namespaces": "STSMESH_EXCLUDED_NAMESPACES",
     "log_format": "STSMESH_LOG_FORMAT",
     "log_level": "STSMESH_LOG_LEVEL",
+    "watch_cluster": "STSMESH_WATCH_CLUSTER",
+    "kubeconfig": "STSMESH_KUBECONFIG",
 }
 """The environment variable of each plain setting (its flag, where it has one, is ``--<name>``)."""
 
@@ -145,6 +156,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         raise SettingsError("STSMESH_ON_RULE_ERROR must be 'allow' or 'deny'")
     if values.get("log_format", "text") not in ("text", "json"):
         raise SettingsError("STSMESH_LOG_FORMAT must be 'text' or 'json'")
+    if values.get("watch_cluster", "auto") not in ("auto", "on", "off"):
+        raise SettingsError("STSMESH_WATCH_CLUSTER must be 'auto', 'on' or 'off'")
     return values
 
 

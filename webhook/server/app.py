@@ -43,6 +43,7 @@ from webhook.core.admission import (
 from webhook.core.mesh import MeshHint
 from webhook.core.review import clip
 from webhook.core.settings import Settings
+from webhook.server.clusterview import ClusterView
 from webhook.server.logs import request_identity
 from webhook.server.metrics import EXPOSITION_CONTENT_TYPE, Metrics
 from webhook.server.tls import CertReloader, ReloadResult, ServingCertificate
@@ -100,14 +101,18 @@ SETTINGS_KEY = web.AppKey("settings", Settings)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 READINESS_KEY = web.AppKey("readiness", Readiness)
 IN_FLIGHT_KEY = web.AppKey("in_flight", InFlight)
+CLUSTER_VIEW_KEY = web.AppKey("cluster_view", ClusterView)
 CERT_RELOADER_KEY = web.AppKey("cert_reloader", CertReloader)
 """Present only when the app was made with an SSL context and certificate files."""
 
 
-def make_app(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> web.Application:
+def make_app(
+    settings: Settings, *, ssl_context: ssl.SSLContext | None = None, view: ClusterView | None = None
+) -> web.Application:
     """The web application. With ``ssl_context`` (the one the listener serves) and
     ``settings.cert_file``, a :class:`~webhook.server.tls.CertReloader` keeps that context's certificate
-    current while the app runs."""
+    current while the app runs. With ``view``, its watches run while the app runs and every review
+    reads its latest namespace and control-plane knowledge."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     metrics = Metrics()
     app[SETTINGS_KEY] = settings
@@ -118,8 +123,12 @@ def make_app(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -
     if ssl_context is not None and settings.cert_file:
         app[CERT_RELOADER_KEY] = _make_reloader(settings, ssl_context, metrics)
         app.cleanup_ctx.append(_cert_reloading)
+    if view is not None:
+        app[CLUSTER_VIEW_KEY] = view
+        app.cleanup_ctx.append(_watching)
+        metrics.cluster_view_synced.set_function(lambda: 1.0 if view.synced else 0.0)
     app.on_startup.append(_mark_ready)
-    mutate = MutateHandler(settings, metrics, in_flight).mutate
+    mutate = MutateHandler(settings, metrics, in_flight, view).mutate
     app.router.add_post("/mutate", mutate)
     app.router.add_post("/mutate/{mesh}", mutate)
     app.router.add_post("/mutate/{mesh}/{version}", mutate)
@@ -152,6 +161,13 @@ async def _cert_reloading(app: web.Application) -> AsyncIterator[None]:
     reloader.start()
     yield
     await reloader.stop()
+
+
+async def _watching(app: web.Application) -> AsyncIterator[None]:
+    view = app[CLUSTER_VIEW_KEY]
+    view.start()
+    yield
+    await view.stop()
 
 
 async def _mark_ready(app: web.Application) -> None:
@@ -197,10 +213,13 @@ class MutateHandler:
     and each one the handler avoids is measurable (see "Where the time goes" in bench/RESULTS.md).
     """
 
-    def __init__(self, settings: Settings, metrics: Metrics, in_flight: InFlight) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics, in_flight: InFlight, view: ClusterView | None = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.in_flight = in_flight
+        self.view = view
 
     async def mutate(self, request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -214,7 +233,8 @@ class MutateHandler:
                 hint = _route_hint(request, route_parts) if route_parts else None
                 body = await _read_json(request, settings.max_body_bytes)
                 expired = deadline_check(request.raw_path, started, settings.deadline_margin_seconds)
-                result = review(body, settings, path_hint=hint, expired=expired)
+                knowledge = self.view.knowledge if self.view is not None else None
+                result = review(body, settings, path_hint=hint, expired=expired, knowledge=knowledge)
                 payload = orjson.dumps(result.response)
             except Rejected as rejected:
                 return self._reject(request, rejected, started)

@@ -13,17 +13,20 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import shutil
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
 from webhook.core.settings import Settings
+from webhook.server.apiaccess import ApiAccessError, from_kubeconfig, in_cluster
 from webhook.server.app import IN_FLIGHT_KEY, READINESS_KEY, make_app
+from webhook.server.clusterview import ClusterView
 from webhook.server.memory import HeapTrimmer, glibc_malloc_trim
 from webhook.server.selfsigned import write_self_signed
 from webhook.server.tls import server_context
@@ -56,9 +59,11 @@ class RunningServer:
         return self.site.port
 
 
-async def start_server(settings: Settings, ssl_context: ssl.SSLContext | None) -> RunningServer:
+async def start_server(
+    settings: Settings, ssl_context: ssl.SSLContext | None, view: ClusterView | None = None
+) -> RunningServer:
     """Make the app and listen on ``settings.host``/``settings.port`` (0: any free port)."""
-    app = make_app(settings, ssl_context=ssl_context)
+    app = make_app(settings, ssl_context=ssl_context, view=view)
     runner = web.AppRunner(
         app,
         keepalive_timeout=settings.keepalive_timeout,
@@ -123,6 +128,31 @@ async def drain_and_stop(
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def cluster_view(settings: Settings, environ: Mapping[str, str]) -> ClusterView | None:
+    """The namespace and control-plane watches ``settings.watch_cluster`` asks for, said once at start:
+    ``auto`` uses the in-cluster service account or ``settings.kubeconfig`` when there is one."""
+    if settings.watch_cluster == "off":
+        log.info("not watching the cluster (--watch-cluster off): the mesh of a new pod comes from the pod, "
+                 "the webhook path and --namespace-mesh only")  # fmt: skip
+        return None
+    try:
+        access = from_kubeconfig(settings.kubeconfig) if settings.kubeconfig else in_cluster(environ)
+    except ApiAccessError as exc:
+        if settings.watch_cluster == "on":
+            raise
+        log.warning("not watching the cluster: %s", exc)
+        return None
+    if access is None:
+        if settings.watch_cluster == "on":
+            raise ApiAccessError("--watch-cluster on: no in-cluster service account and no --kubeconfig")
+        log.warning(
+            "no API credentials (no in-cluster service account, no --kubeconfig): not watching namespaces, so "
+            "a new pod's mesh comes from the pod, the webhook path and --namespace-mesh only"
+        )
+        return None
+    return ClusterView(access)
+
+
 def freeze_startup_objects() -> None:
     """Move everything alive once the server is up (modules, the catalogue, the app: about 24,000
     objects) out of the garbage collector's reach, as ``gc.freeze`` does.
@@ -181,7 +211,7 @@ async def run(
                 APISERVER_IDLE_TIMEOUT_SECONDS,
             )
         context = server_context(settings.cert_file, settings.key_file or settings.cert_file)
-        server = await start_server(settings, context)
+        server = await start_server(settings, context, cluster_view(settings, os.environ))
         freeze_startup_objects()
         for signum in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread

@@ -64,6 +64,11 @@ class Metrics:
             "When the serving certificate in use expires (Unix time).",
             registry=self.registry,
         )
+        self.cluster_view_synced = Gauge(
+            "stsmesh_cluster_view_synced",
+            "1 when the watches of namespaces and mesh control planes are in sync, else 0 (absent: not watching).",
+            registry=self.registry,
+        )
         for result in ("ok", "error"):
             self.cert_reloads.labels(result=result)
         self.request_tally = RequestTally()
