@@ -71,6 +71,7 @@ def register_dry_run(*extra: str) -> dict[str, Any]:
         "deploy/overlays/cert-manager",
         "deploy/overlays/development",
         "deploy/overlays/per-pod-controller",
+        "deploy/overlays/istio-mesh-config",
     ],
 )
 def test_kustomize_renders(path: str) -> None:
@@ -96,6 +97,16 @@ def test_helm_renders_the_same_objects_as_kustomize() -> None:
 def test_helm_cert_manager_matches_the_overlay() -> None:
     overlay = {k: v for k, v in by_key(kustomize("deploy/overlays/cert-manager")).items() if k[0] != "Namespace"}
     assert by_key(helm_template("certManager.enabled=true")) == overlay
+
+
+@needs_kubectl
+@needs_helm
+def test_helm_istio_mesh_config_matches_the_overlay() -> None:
+    overlay = {k: v for k, v in by_key(kustomize("deploy/overlays/istio-mesh-config")).items() if k[0] != "Namespace"}
+    assert by_key(helm_template("istioMeshConfig=true")) == overlay
+    role = overlay[("Role", "stsmesh-mesh-config-reader")]
+    assert role["metadata"]["namespace"] == "istio-system"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list", "watch"]}]
 
 
 @needs_helm

@@ -33,9 +33,9 @@ RULE = {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "res
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def zookeeper(name: str) -> dict[str, Any]:
-    """The shipped tutorial ZooKeeper (an app that needs exclusions), renamed, Parallel (no kubelet here)."""
-    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / "zookeeper-tutorial.yaml").read_text()) if d]
+def zookeeper(name: str, example: str = "zookeeper-tutorial.yaml") -> dict[str, Any]:
+    """A shipped example (an app that needs exclusions), renamed, Parallel (no kubelet here)."""
+    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / example).read_text()) if d]
     sts = next(d for d in docs if d["kind"] == "StatefulSet")
     sts["metadata"] = {"name": name, "namespace": NS}
     sts["spec"]["podManagementPolicy"] = "Parallel"
@@ -189,6 +189,19 @@ def test_the_first_call_knows_the_namespace_mesh(
         apps.create_namespaced_stateful_set(NS, zookeeper("zk-c"))
         annotations = recorder.pod("zk-c-0")["metadata"].get("annotations") or {}
         assert annotations.get("traffic.sidecar.istio.io/excludeInboundPorts") == "2888,3888", annotations
+
+        # Istio 1.24 delivers to the pod IP (Cassandra needs nothing) unless its mesh config says LOCALHOST
+        apps.patch_namespaced_deployment("istiod", "istio-system", _istiod("1.24.2"))
+        time.sleep(1.0)
+        apps.create_namespaced_stateful_set(NS, zookeeper("db-a", "cassandra-bitnami.yaml"))
+        annotations = recorder.pod("db-a-0")["metadata"].get("annotations") or {}
+        assert "traffic.sidecar.istio.io/excludeInboundPorts" not in annotations, annotations
+        mesh = "inboundTrafficPolicy:\n  mode: LOCALHOST\n"
+        core.create_namespaced_config_map("istio-system", {"metadata": {"name": "istio"}, "data": {"mesh": mesh}})
+        time.sleep(1.0)
+        apps.create_namespaced_stateful_set(NS, zookeeper("db-b", "cassandra-bitnami.yaml"))
+        annotations = recorder.pod("db-b-0")["metadata"].get("annotations") or {}
+        assert annotations.get("traffic.sidecar.istio.io/excludeInboundPorts") == "7000,7001", annotations
     finally:
         stsmesh("unregister", "--kubeconfig", str(cluster.kubeconfig))
         core.delete_namespace(NS)

@@ -415,7 +415,7 @@ ISTIO_124_INIT_ARGS = [
 ]  # fmt: skip
 
 
-def inject_istio_124(pod: JSON, *, localhost: bool = False, native: bool = False) -> JSON:
+def inject_istio_124(pod: JSON, *, localhost: bool = False, native: bool = False, image: str = ISTIO_124) -> JSON:
     """Istio 1.24.2 sidecar injection, from istio/istio manifests/charts/istio-control/istio-discovery/
     files/injection-template.yaml: istio-init runs istio-iptables with each flag and value a list item
     (``-d 15090,15021,15020``: the status port added by template.go excludeInboundPort);
@@ -425,7 +425,7 @@ def inject_istio_124(pod: JSON, *, localhost: bool = False, native: bool = False
     default from 1.27): istio-proxy goes to initContainers with restartPolicy Always, after istio-init
     (pkg/kube/inject/webhook.go reorderPod: "istio-init => proxy => rest")."""
     meta, spec = pod["metadata"], pod["spec"]
-    init = {"name": "istio-init", "image": ISTIO_124, "args": list(ISTIO_124_INIT_ARGS)}
+    init = {"name": "istio-init", "image": image, "args": list(ISTIO_124_INIT_ARGS)}
     env = [
         {"name": "PILOT_CERT_PROVIDER", "value": "istiod"},
         {"name": "CA_ADDR", "value": "istiod.istio-system.svc:15012"},
@@ -433,7 +433,7 @@ def inject_istio_124(pod: JSON, *, localhost: bool = False, native: bool = False
     ]
     if localhost:
         env.append({"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": "true"})
-    proxy: JSON = {"name": "istio-proxy", "image": ISTIO_124, "args": ["proxy", "sidecar"], "env": env}
+    proxy: JSON = {"name": "istio-proxy", "image": image, "args": ["proxy", "sidecar"], "env": env}
     user_init = spec.get("initContainers", [])
     if native:
         proxy["restartPolicy"] = "Always"
@@ -513,6 +513,54 @@ def inject_kuma_171(pod: JSON) -> JSON:
     spec["containers"].insert(0, {"name": "kuma-sidecar", "image": KUMA_171, "args": ["run", "--log-level=info"]})
     meta.setdefault("annotations", {})["kuma.io/sidecar-injected"] = "true"
     meta["labels"]["kuma.io/mesh"] = "default"
+    return pod
+
+
+LINKERD_EDGE = "edge-25.4.4"
+
+
+def inject_linkerd_native(pod: JSON) -> JSON:
+    """Linkerd (edge-25.4.4) with native sidecars (config.beta.linkerd.io/proxy-enable-native-sidecar,
+    the default once GA): charts/partials/templates/_proxy.tpl gives linkerd-proxy restartPolicy Always
+    and charts/patch/templates/patch.json puts it in initContainers right after linkerd-init; with
+    proxy-await the proxy gets a startupProbe instead of the postStart hook."""
+    meta, spec = pod["metadata"], pod["spec"]
+    init = {"name": "linkerd-init", "image": "cr.l5d.io/linkerd/proxy-init:v2.4.2", "args": list(LINKERD_INIT_ARGS)}
+    proxy = {
+        "name": "linkerd-proxy",
+        "image": f"cr.l5d.io/linkerd/proxy:{LINKERD_EDGE}",
+        "restartPolicy": "Always",
+        "startupProbe": {"httpGet": {"path": "/ready", "port": 4191}},
+    }
+    spec["initContainers"] = [init, proxy, *spec.get("initContainers", [])]
+    annotations = meta.setdefault("annotations", {})
+    annotations["linkerd.io/proxy-version"] = LINKERD_EDGE
+    annotations["linkerd.io/created-by"] = f"linkerd/proxy-injector {LINKERD_EDGE}"
+    return pod
+
+
+KUMA_292 = "docker.io/kumahq/kuma-dp:2.9.2"
+
+
+def inject_kuma_292(pod: JSON) -> JSON:
+    """Kuma 2.9.2 without CNI: kuma-init's arguments as separate items (``--kuma-dp-user``,
+    ``--ip-family-mode``, the exclusion lists always written), kuma-sidecar first. Kuma >= 1.8
+    delivers inbound traffic to the pod IP (UPGRADE.md, "Upgrade to 1.8.x")."""
+    meta, spec = pod["metadata"], pod["spec"]
+    spec.setdefault("initContainers", []).append(
+        {
+            "name": "kuma-init",
+            "image": "docker.io/kumahq/kuma-init:2.9.2",
+            "command": ["/usr/bin/kumactl", "install", "transparent-proxy"],
+            "args": [
+                "--redirect-outbound-port", "15001", "--redirect-inbound=true", "--redirect-inbound-port", "15006",
+                "--kuma-dp-user", "5678", "--exclude-inbound-ports", "", "--exclude-outbound-ports", "",
+                "--ip-family-mode", "dualstack", "--verbose",
+            ],
+        }
+    )  # fmt: skip
+    spec["containers"].insert(0, {"name": "kuma-sidecar", "image": KUMA_292, "args": ["run", "--log-level=info"]})
+    meta.setdefault("annotations", {})["kuma.io/sidecar-injected"] = "true"
     return pod
 
 
@@ -1661,6 +1709,34 @@ CASES: dict[str, Case] = {
         "kuma-init's empty --exclude-inbound-ports / --exclude-outbound-ports values get 2888,3888 in place; "
         "the version (1.7) comes from the kuma-dp image tag.",
         lambda: review_of(inject_kuma_171(controller_pod(zookeeper_k8s_tutorial()))),
+    ),
+    "cassandra-bitnami-injected-istio-1.22-localhost": Case(
+        CASSANDRA + ", after Istio 1.22.3 sidecar injection under meshConfig.inboundTrafficPolicy.mode LOCALHOST "
+        "(1.22 is the first release with the policy; PR istio/istio#50700 fixed its template condition)",
+        "auto",
+        None,
+        "As with 1.24: the injector's REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION=true means 127.0.0.1, so "
+        "7000/7001 go into istio-init's -d and -o.",
+        lambda: review_of(
+            inject_istio_124(
+                controller_pod(cassandra_bitnami()), localhost=True, image="docker.io/istio/proxyv2:1.22.3"
+            )
+        ),
+    ),
+    "zookeeper-bitnami-injected-linkerd-native-sidecar": Case(
+        ZK_BITNAMI + ", after Linkerd edge-25.4.4 injection with native sidecars",
+        "auto",
+        None,
+        "A native linkerd-proxy (an init container with restartPolicy Always) delivers to the pod IP; the "
+        "bind fix still applies (it works on both sides); proxy-await is on by default since 2.11.",
+        lambda: review_of(inject_linkerd_native(controller_pod(zookeeper_bitnami()))),
+    ),
+    "zookeeper-k8s-tutorial-injected-kuma-2.9": Case(
+        ZK_TUTORIAL + ", after Kuma 2.9.2 injection (kuma-init, no CNI)",
+        "auto",
+        None,
+        "Kuma >= 1.8 delivers to the pod IP, where the tutorial image listens: no exclusion, kuma-init untouched.",
+        lambda: review_of(inject_kuma_292(controller_pod(zookeeper_k8s_tutorial()))),
     ),
     "cassandra-bitnami-cilium": Case(
         CASSANDRA + "; a cluster whose only mesh is Cilium's (per-node Envoy, nothing in the pod)",

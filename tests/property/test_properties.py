@@ -210,6 +210,10 @@ HINTS = [
     ("linkerd", "2.10"),
     ("linkerd", "2.11"),
     ("linkerd", None),
+    ("consul", None),
+    ("kuma", "1.7"),
+    ("kuma", "2.9"),
+    ("cilium", None),
     ("none", None),
     ("auto", None),
 ]
@@ -242,22 +246,47 @@ INIT_ARG_VARIANTS = {
         ["--outbound-ports-to-ignore", "--inbound-ports-to-ignore", "4190"],
         [],
     ],
+    "kuma": [
+        ["--redirect-inbound-port", "15006", "--exclude-inbound-ports", "", "--exclude-outbound-ports", ""],
+        ["--redirect-inbound-port=15006", "--kuma-dp-user=5678"],
+        ["--redirect-inbound-port=15006", "--exclude-inbound-ports=9901"],
+        ["--exclude-inbound-ports"],
+        [],
+    ],
 }
+CONSUL_CONFIGS = [
+    '{"ProxyInboundPort":20000,"ExcludeInboundPorts":["20200"],"ExcludeOutboundPorts":null}',
+    '{"ExcludeInboundPorts":["7000-7010"]}',
+    "{}",
+    "[]",
+    "not json",
+]
 
 
 @st.composite
 def injected(draw: st.DrawFn, pod: dict[str, Any]) -> None:
     """Make ``pod`` look as if a mesh injector already ran (or leave it alone)."""
-    shape = draw(st.sampled_from(["none", "istio-init", "istio-cni", "istio-native", "linkerd-init", "linkerd-cni"]))
+    shapes = ["none", "istio-init", "istio-cni", "istio-native", "linkerd-init", "linkerd-cni", "consul-init",
+              "consul-cni", "kuma-init", "kuma-cni", "ambient"]  # fmt: skip
+    shape = draw(st.sampled_from(shapes))
     if shape == "none":
         return
     spec, meta = pod["spec"], pod["metadata"]
+    if shape == "ambient":
+        meta.setdefault("labels", {})["istio.io/dataplane-mode"] = draw(st.sampled_from(["ambient", "none"]))
+        return
+    if shape.startswith(("consul", "kuma")):
+        _inject_consul_or_kuma(draw, pod, shape)
+        return
     inits = spec.setdefault("initContainers", [])
     mesh = shape.split("-")[0]
     if mesh == "istio":
         tag = draw(st.sampled_from(["1.9.5", "1.10.3", "1.22.0-distroless", "", "@sha256:" + "ef" * 32]))
         image = "docker.io/istio/proxyv2" + ((":" + tag) if tag and not tag.startswith("@") else tag)
         proxy: dict[str, Any] = {"name": "istio-proxy", "image": image}
+        if draw(st.booleans()):
+            flag = draw(st.sampled_from(["true", "false", ""]))
+            proxy["env"] = [{"name": "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "value": flag}]
         if draw(st.booleans()):
             meta.setdefault("annotations", {})["sidecar.istio.io/status"] = draw(
                 st.sampled_from(['{"revision":"1-9-5"}', '{"revision":"default"}', "{}", "not json"])
@@ -285,6 +314,27 @@ def injected(draw: st.DrawFn, pod: dict[str, Any]) -> None:
         )
     else:
         spec["containers"].append(proxy)
+
+
+def _inject_consul_or_kuma(draw: st.DrawFn, pod: dict[str, Any], shape: str) -> None:
+    spec, meta = pod["spec"], pod["metadata"]
+    annotations = meta.setdefault("annotations", {})
+    inits = spec.setdefault("initContainers", [])
+    if shape.startswith("consul"):
+        spec["containers"].append({"name": draw(st.sampled_from(["consul-dataplane", "consul-dataplane-web"]))})
+        annotations["consul.hashicorp.com/connect-inject-status"] = "injected"
+        config = draw(st.sampled_from(CONSUL_CONFIGS))
+        if shape == "consul-init":
+            env = [{"name": "CONSUL_REDIRECT_TRAFFIC_CONFIG", "value": config}] if draw(st.booleans()) else []
+            inits.append({"name": "consul-connect-inject-init", "env": env})
+        elif draw(st.booleans()):
+            annotations["consul.hashicorp.com/redirect-traffic-config"] = config
+        return
+    tag = draw(st.sampled_from(["1.7.1", "2.9.2", ""]))
+    spec["containers"].insert(0, {"name": "kuma-sidecar", "image": "kumahq/kuma-dp" + (f":{tag}" if tag else "")})
+    annotations["kuma.io/sidecar-injected"] = "true"
+    if shape == "kuma-init":
+        inits.append({"name": "kuma-init", "args": list(draw(st.sampled_from(INIT_ARG_VARIANTS["kuma"])))})
 
 
 @st.composite

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from webhook.core.mesh import MeshHint, detect
-from webhook.core.namespaces import ControlPlanes, IstioRevision, MeshKnowledge, NamespaceFacts, namespace_hint
+from webhook.core.namespaces import (
+    ControlPlanes,
+    IstioRevision,
+    MeshKnowledge,
+    NamespaceFacts,
+    control_planes,
+    istio_mesh_delivery,
+    namespace_hint,
+)
 
 APP = {"name": "app", "image": "bitnami/cassandra:4.1"}
 
@@ -201,3 +209,40 @@ def test_knowledge_knows_only_the_namespaces_it_holds() -> None:
     assert hint is not None and hint.mesh == "istio"
     cilium = MeshKnowledge({"plain": NamespaceFacts()}, ControlPlanes(cilium=True))
     assert (cilium.hint_for("plain") or MeshHint()).mesh == "cilium"
+
+
+def _deployment(labels: dict[str, str], image: str, namespace: str = "istio-system") -> dict[str, Any]:
+    containers = [{"name": "discovery", "image": image}]
+    return {"metadata": {"name": "x", "namespace": namespace, "labels": labels},
+            "spec": {"template": {"spec": {"containers": containers}}}}  # fmt: skip
+
+
+def test_control_planes_from_deployments_and_mesh_configs() -> None:
+    deployments = {
+        "istio-system/istiod": _deployment({"app": "istiod"}, "docker.io/istio/pilot:1.24.2"),
+        "istio-system/istiod-canary": _deployment({"app": "istiod", "istio.io/rev": "canary"}, "istio/pilot:1.27.0"),
+        "linkerd/linkerd-destination": _deployment(
+            {"linkerd.io/control-plane-component": "destination"}, "cr.l5d.io/linkerd/controller:stable-2.14.10"
+        ),
+    }
+    planes = control_planes(deployments, {"canary": "localhost"})
+    assert planes.istio == {"default": IstioRevision((1, 24)), "canary": IstioRevision((1, 27), "localhost")}
+    assert planes.linkerd == (2, 14) and planes.kuma is None
+    revision = _deployment({"app": "istiod", "istio.io/rev": "1-24"}, "p:1.24.1")
+    only = control_planes({"istio-system/istiod-1-24": revision})
+    assert only.istio["default"] == only.istio["1-24"], "one control plane: istio-injection=enabled uses it"
+
+
+@pytest.mark.parametrize(
+    ("name", "mesh", "expected"),
+    [
+        pytest.param("istio", "inboundTrafficPolicy:\n  mode: LOCALHOST\n", ("default", "localhost"), id="default"),
+        pytest.param("istio-canary", "inboundTrafficPolicy: {mode: localhost}", ("canary", "localhost"), id="rev"),
+        pytest.param("istio", "inboundTrafficPolicy:\n  mode: PASSTHROUGH\n", None, id="passthrough"),
+        pytest.param("istio", "defaultConfig: {}\n", None, id="not-set"),
+        pytest.param("istio-ca-root-cert", "inboundTrafficPolicy: {mode: LOCALHOST}", None, id="other-configmap"),
+        pytest.param("istio", ": not yaml [", None, id="unreadable"),
+    ],
+)
+def test_istio_mesh_delivery(name: str, mesh: str, expected: tuple[str, str] | None) -> None:
+    assert istio_mesh_delivery({"metadata": {"name": name}, "data": {"mesh": mesh}}) == expected

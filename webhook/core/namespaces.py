@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from webhook.core.mesh import (
     AMBIENT_LABEL,
     FACTS,
@@ -136,10 +138,16 @@ LINKERD_SELECTOR = "linkerd.io/control-plane-component=destination"
 KUMA_SELECTOR = "app=kuma-control-plane"
 
 
-def control_planes(deployments: Mapping[str, Mapping[str, Any]], cilium: bool = False) -> ControlPlanes:
+def control_planes(
+    deployments: Mapping[str, Mapping[str, Any]],
+    mesh_configs: Mapping[str, InboundMode] | None = None,
+    cilium: bool = False,
+) -> ControlPlanes:
     """The meshes' control planes as their Deployments show them: Istio revisions (label
-    ``istio.io/rev``, none meaning ``default``) with the version of the ``discovery`` image; Linkerd's
-    destination controller; Kuma's control plane. ``deployments`` is keyed by namespace/name."""
+    ``istio.io/rev``, none meaning ``default``) with the version of the ``discovery`` image and the
+    delivery their mesh config sets (``mesh_configs``, by revision: :func:`istio_mesh_delivery`);
+    Linkerd's destination controller; Kuma's control plane. ``deployments`` is keyed by namespace/name."""
+    deliveries = mesh_configs or {}
     istio: dict[str, IstioRevision] = {}
     linkerd: Version | None = None
     kuma: Version | None = None
@@ -148,7 +156,7 @@ def control_planes(deployments: Mapping[str, Mapping[str, Any]], cilium: bool = 
         version = _image_version(deployment)
         if labels.get("app") == "istiod":
             revision = text(labels.get(ISTIO_REVISION_LABEL)) or DEFAULT_REVISION
-            istio[revision] = IstioRevision(version)
+            istio[revision] = IstioRevision(version, deliveries.get(revision))
         elif labels.get("linkerd.io/control-plane-component") == "destination":
             linkerd = version
         elif labels.get("app") == "kuma-control-plane":
@@ -166,3 +174,30 @@ def _image_version(deployment: Mapping[str, Any]) -> Version | None:
             if version is not None:
                 return version
     return None
+
+
+ISTIO_SYSTEM = "istio-system"
+MESH_CONFIG_KEY = "mesh"
+
+
+def istio_mesh_delivery(config_map: Mapping[str, Any]) -> tuple[str, InboundMode] | None:
+    """The revision whose mesh config makes its sidecars deliver to 127.0.0.1: an Istio mesh
+    ConfigMap (``istio``, revision ``default``, or ``istio-<revision>`` in istio-system; key ``mesh``
+    holding meshConfig YAML) with ``inboundTrafficPolicy.mode: LOCALHOST`` (istio/api
+    mesh/v1alpha1/config.proto, Istio 1.22+). None otherwise: then the version decides."""
+    name = name_of(config_map)
+    if name == "istio":
+        revision = DEFAULT_REVISION
+    elif name.startswith("istio-") and name not in ("istio-ca-root-cert", "istio-sidecar-injector"):
+        revision = name[len("istio-") :]
+    else:
+        return None
+    text_value = mapping(config_map.get("data")).get(MESH_CONFIG_KEY)
+    if not isinstance(text_value, str):
+        return None
+    try:
+        mesh = yaml.safe_load(text_value)
+    except yaml.YAMLError:
+        return None
+    policy = mapping(mapping(mesh).get("inboundTrafficPolicy")).get("mode")
+    return (revision, "localhost") if text(policy).upper() == "LOCALHOST" else None

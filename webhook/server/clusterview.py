@@ -3,7 +3,10 @@ kept by watches (:mod:`webhook.server.reflector`), so the first call for a pod a
 mesh, version and data plane before the mesh's injector runs. Never an API call on the request
 path: the handler reads :attr:`ClusterView.knowledge`, a snapshot replaced whole on every change.
 
-RBAC: list and watch ``namespaces`` and ``deployments`` (deploy/ and the chart grant exactly that).
+RBAC: list and watch ``namespaces`` and ``deployments`` (deploy/ and the chart grant exactly that),
+and, where Istio is installed, ``configmaps`` in istio-system for its mesh config's inbound policy
+(the ``istio-mesh-config`` overlay, the chart's ``istioMeshConfig`` value; without it that watch
+is skipped, said once).
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import logging
 from typing import Any
 
 from webhook.core.namespaces import (
+    ISTIO_SYSTEM,
     ISTIOD_SELECTOR,
     KUMA_SELECTOR,
     LINKERD_SELECTOR,
     MeshKnowledge,
     NamespaceFacts,
     control_planes,
+    istio_mesh_delivery,
     namespace_facts,
 )
 from webhook.core.shapes import metadata_text, name_of
@@ -40,8 +45,17 @@ class ClusterView:
         self._namespaces: dict[str, NamespaceFacts] = {}
         self._deployments: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in self.selectors}
         options: dict[str, Any] = {"watch_seconds": watch_seconds, "backoff_max": backoff_max}
+        self._mesh_configs: dict[str, dict[str, Any]] = {}
         self.reflectors = [
             Reflector(access, "/api/v1/namespaces", self._listed_namespaces, self._namespace_changed, **options),
+            Reflector(
+                access,
+                f"/api/v1/namespaces/{ISTIO_SYSTEM}/configmaps",
+                self._listed_mesh_configs,
+                self._mesh_config_changed,
+                optional=True,
+                **options,
+            ),
             *(
                 Reflector(access, DEPLOYMENTS, self._lister(s), self._changer(s), selector=s, **options)
                 for s in self.selectors
@@ -81,6 +95,17 @@ class ClusterView:
             self._namespaces[name] = facts
         self._publish()
 
+    def _listed_mesh_configs(self, objects: list[dict[str, Any]]) -> None:
+        self._mesh_configs = {name_of(obj): obj for obj in objects}
+        self._publish()
+
+    def _mesh_config_changed(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "DELETED":
+            self._mesh_configs.pop(name_of(obj), None)
+        else:
+            self._mesh_configs[name_of(obj)] = obj
+        self._publish()
+
     def _lister(self, selector: str) -> Any:
         def listed(objects: list[dict[str, Any]]) -> None:
             self._deployments[selector] = {_key(obj): obj for obj in objects}
@@ -101,7 +126,8 @@ class ClusterView:
 
     def _publish(self) -> None:
         deployments = {key: obj for held in self._deployments.values() for key, obj in held.items()}
-        self.knowledge = MeshKnowledge(dict(self._namespaces), control_planes(deployments))
+        localhost = dict(found for found in map(istio_mesh_delivery, self._mesh_configs.values()) if found)
+        self.knowledge = MeshKnowledge(dict(self._namespaces), control_planes(deployments, localhost))
 
 
 def _key(obj: dict[str, Any]) -> str:

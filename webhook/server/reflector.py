@@ -33,6 +33,10 @@ class Gone(Exception):
     """The watch's resourceVersion is too old (HTTP 410 or an ERROR event with code 410)."""
 
 
+class Unavailable(Exception):
+    """An optional resource answered 403 or 404: nothing there for us."""
+
+
 class Reflector:
     """Keeps ``path`` (e.g. ``/api/v1/namespaces``, optionally with ``selector``) in step."""
 
@@ -47,6 +51,7 @@ class Reflector:
         watch_seconds: int = 300,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        optional: bool = False,
     ) -> None:
         self.access = access
         self.path = path
@@ -56,6 +61,9 @@ class Reflector:
         self.watch_seconds = watch_seconds
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.optional = optional
+        """Something the cluster may not have or let us read (a namespace of a mesh not installed):
+        403 and 404 count as "nothing there", said once, retried every ``10 * backoff_max``."""
         self.synced = False
         self.lists = 0
         self.errors = 0
@@ -77,6 +85,14 @@ class Reflector:
             except Gone:
                 log.info("watch of %s: resourceVersion %s is gone; listing again", self.name, self._version)
                 self._version = ""
+            except Unavailable as absent:
+                if not self.synced:
+                    log.info("not watching %s: %s (optional; looking again every %.0f s)", self.name, absent,
+                             10 * self.backoff_max)  # fmt: skip
+                self.on_list([])
+                self.synced = True  # nothing there is a known state
+                self._version = ""
+                await asyncio.sleep(10 * self.backoff_max)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the API can fail in many ways; the cache must outlive all of them
@@ -95,6 +111,8 @@ class Reflector:
     async def _list(self, session: aiohttp.ClientSession) -> None:
         url = self.access.base_url + self.path
         async with session.get(url, params=self._params(), headers=self.access.headers()) as response:
+            if response.status in (403, 404) and self.optional:
+                raise Unavailable(f"HTTP {response.status}")
             if response.status != 200:
                 raise RuntimeError(f"list answered HTTP {response.status}: {(await response.text())[:200]}")
             body = orjson.loads(await response.read())
