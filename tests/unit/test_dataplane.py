@@ -225,8 +225,10 @@ def test_control_planes_from_deployments_and_mesh_configs() -> None:
             {"linkerd.io/control-plane-component": "destination"}, "cr.l5d.io/linkerd/controller:stable-2.14.10"
         ),
     }
+    canary = deployments["istio-system/istiod-canary"]["spec"]["template"]["spec"]["containers"][0]
+    canary["env"] = [{"name": "ENABLE_NATIVE_SIDECARS", "value": "true"}]
     planes = control_planes(deployments, {"canary": "localhost"})
-    assert planes.istio == {"default": IstioRevision((1, 24)), "canary": IstioRevision((1, 27), "localhost")}
+    assert planes.istio == {"default": IstioRevision((1, 24)), "canary": IstioRevision((1, 27), "localhost", True)}
     assert planes.linkerd == (2, 14) and planes.kuma is None
     revision = _deployment({"app": "istiod", "istio.io/rev": "1-24"}, "p:1.24.1")
     only = control_planes({"istio-system/istiod-1-24": revision})

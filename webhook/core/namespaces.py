@@ -71,13 +71,19 @@ class MeshKnowledge:
 
     namespaces: Mapping[str, NamespaceFacts] = field(default_factory=dict)
     planes: ControlPlanes = field(default_factory=ControlPlanes)
+    _hints: dict[str, MeshHint | None] = field(init=False, repr=False, compare=False)
+    """Each namespace's hint, worked out once per snapshot: a review only looks it up."""
+
+    def __post_init__(self) -> None:
+        hints = {
+            name: namespace_hint(name, facts.labels, facts.annotations, self.planes)
+            for name, facts in self.namespaces.items()
+        }
+        object.__setattr__(self, "_hints", hints)
 
     def hint_for(self, namespace: str) -> MeshHint | None:
         """What the namespace and the control planes say about a new pod there; None when nothing."""
-        facts = self.namespaces.get(namespace)
-        if facts is None:
-            return None
-        return namespace_hint(namespace, facts.labels, facts.annotations, self.planes)
+        return self._hints.get(namespace)
 
     def with_namespace(self, namespace: str, facts: NamespaceFacts) -> MeshKnowledge:
         return MeshKnowledge({**self.namespaces, namespace: facts}, self.planes)
@@ -156,7 +162,7 @@ def control_planes(
         version = _image_version(deployment)
         if labels.get("app") == "istiod":
             revision = text(labels.get(ISTIO_REVISION_LABEL)) or DEFAULT_REVISION
-            istio[revision] = IstioRevision(version, deliveries.get(revision))
+            istio[revision] = IstioRevision(version, deliveries.get(revision), _native_sidecars(deployment))
         elif labels.get("linkerd.io/control-plane-component") == "destination":
             linkerd = version
         elif labels.get("app") == "kuma-control-plane":
@@ -164,6 +170,19 @@ def control_planes(
     if DEFAULT_REVISION not in istio and len(istio) == 1:
         istio[DEFAULT_REVISION] = next(iter(istio.values()))  # one control plane: istio-injection uses it
     return ControlPlanes(istio, linkerd, kuma, cilium)
+
+
+def _native_sidecars(deployment: Mapping[str, Any]) -> bool | None:
+    """Whether istiod injects native sidecars, where its Deployment says so: env ENABLE_NATIVE_SIDECARS
+    ``true``/``false`` (pilot/pkg/features). Not set: None — from 1.27 the default depends on every
+    node's kubelet being 1.33 or newer, which stsmesh does not read, so it keeps the hold (harmless)."""
+    template = mapping(mapping(deployment.get("spec")).get("template"))
+    for container in items(mapping(template.get("spec")).get("containers")):
+        for entry in items(mapping(container).get("env")):
+            if isinstance(entry, dict) and entry.get("name") == "ENABLE_NATIVE_SIDECARS":
+                value = text(entry.get("value")).lower()
+                return True if value == "true" else False if value == "false" else None
+    return None
 
 
 def _image_version(deployment: Mapping[str, Any]) -> Version | None:
