@@ -248,3 +248,31 @@ def test_control_planes_from_deployments_and_mesh_configs() -> None:
 )
 def test_istio_mesh_delivery(name: str, mesh: str, expected: tuple[str, str] | None) -> None:
     assert istio_mesh_delivery({"metadata": {"name": name}, "data": {"mesh": mesh}}) == expected
+
+
+CONSUL_COMMAND = (
+    "consul-k8s-control-plane inject-connect \\\n  -log-level=info \\\n  -default-inject=true \\\n"
+    '  -default-enable-transparent-proxy=true \\\n  -allow-k8s-namespace="*" \\\n  -deny-k8s-namespace="legacy" \\\n'
+)
+
+
+def test_consul_injector_from_its_deployment() -> None:
+    """consul-k8s's connect-inject Deployment (charts/consul connect-inject-deployment.yaml) decides which
+    namespaces it injects into by default: there is no namespace label to read."""
+    deployment = {
+        "metadata": {"labels": {"app": "consul", "component": "connect-injector"}},
+        "spec": {"template": {"spec": {"containers": [{
+            "name": "sidecar-injector",
+            "image": "hashicorp/consul-k8s-control-plane:1.6.1",
+            "command": ["/bin/sh", "-ec", CONSUL_COMMAND],
+        }]}}},
+    }  # fmt: skip
+    planes = control_planes({"consul/consul-connect-injector": deployment})
+    assert planes.consul is not None and planes.consul.version == (1, 6)
+    hint = namespace_hint("data", {}, {}, planes)
+    assert hint is not None and (hint.mesh, hint.version) == ("consul", (1, 6))
+    assert namespace_hint("legacy", {}, {}, planes) is None, "deny wins"
+    assert namespace_hint("kube-system", {}, {}, planes) is None
+    container = deployment["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
+    container["command"] = ["/bin/sh", "-ec", CONSUL_COMMAND.replace("-default-inject=true", "-default-inject=false")]
+    assert namespace_hint("data", {}, {}, control_planes({"c": deployment})) is None, "pods opt in by annotation then"

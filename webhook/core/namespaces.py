@@ -12,6 +12,7 @@ data-plane model reads. A lookup in plain dicts: nothing here calls the API.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,24 @@ class IstioRevision:
 
 
 @dataclass(frozen=True)
+class ConsulInjector:
+    """consul-k8s's connect injector as its Deployment configures it (charts/consul/templates/
+    connect-inject-deployment.yaml: ``-default-inject``, ``-allow-k8s-namespace``, ``-deny-k8s-namespace``,
+    each list flag repeated per entry; control-plane/connect-inject/common ShouldIgnore: kube-system,
+    kube-public and local-path-storage never, deny wins, ``*`` allows all)."""
+
+    default_inject: bool = False
+    allow: frozenset[str] = frozenset({"*"})
+    deny: frozenset[str] = frozenset()
+    version: Version | None = None
+
+    def injects_into(self, namespace: str) -> bool:
+        if not self.default_inject or namespace in ("kube-system", "kube-public", "local-path-storage"):
+            return False
+        return namespace not in self.deny and ("*" in self.allow or namespace in self.allow)
+
+
+@dataclass(frozen=True)
 class ControlPlanes:
     """The meshes installed in the cluster, as far as known (None: not seen)."""
 
@@ -57,6 +76,7 @@ class ControlPlanes:
     linkerd: Version | None = None
     kuma: Version | None = None
     cilium: bool = False
+    consul: ConsulInjector | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,11 @@ def namespace_hint(
     if text(labels.get(KUMA_INJECTION_LABEL)).lower() in FACTS["kuma"].inject_values:
         source = f"{where} label {KUMA_INJECTION_LABEL}=enabled" + _version_source("Kuma", planes.kuma)
         return MeshHint("kuma", planes.kuma, "sidecar", None, None, source)
+    if planes.consul is not None and planes.consul.injects_into(namespace):
+        source = f"{where}: consul-k8s injects by default (-default-inject=true)" + _version_source(
+            "Consul", planes.consul.version
+        )
+        return MeshHint("consul", planes.consul.version, "sidecar", None, None, source)
     if injection == "disabled" or annotations.get(LINKERD_INJECT_ANNOTATION) == "disabled":
         return MeshHint("none", source=f"{where} opts out of injection")
     if planes.cilium:
@@ -142,6 +167,7 @@ ISTIOD_SELECTOR = "app=istiod"
 """istiod{-<revision>} Deployments (istio/istio manifests/charts/istio-control/istio-discovery)."""
 LINKERD_SELECTOR = "linkerd.io/control-plane-component=destination"
 KUMA_SELECTOR = "app=kuma-control-plane"
+CONSUL_SELECTOR = "component=connect-injector"
 
 
 def control_planes(
@@ -157,6 +183,7 @@ def control_planes(
     istio: dict[str, IstioRevision] = {}
     linkerd: Version | None = None
     kuma: Version | None = None
+    consul: ConsulInjector | None = None
     for deployment in deployments.values():
         labels = metadata_map(deployment, "labels")
         version = _image_version(deployment)
@@ -167,9 +194,28 @@ def control_planes(
             linkerd = version
         elif labels.get("app") == "kuma-control-plane":
             kuma = version
+        elif labels.get("component") == "connect-injector":
+            consul = _consul_injector(deployment, version)
     if DEFAULT_REVISION not in istio and len(istio) == 1:
         istio[DEFAULT_REVISION] = next(iter(istio.values()))  # one control plane: istio-injection uses it
-    return ControlPlanes(istio, linkerd, kuma, cilium)
+    return ControlPlanes(istio, linkerd, kuma, cilium, consul)
+
+
+_FLAG = re.compile(r"-(default-inject|allow-k8s-namespace|deny-k8s-namespace)=\"?([^\"\s\\]+)\"?")
+
+
+def _consul_injector(deployment: Mapping[str, Any], version: Version | None) -> ConsulInjector:
+    template = mapping(mapping(deployment.get("spec")).get("template"))
+    words = []
+    for container in items(mapping(template.get("spec")).get("containers")):
+        for field_name in ("command", "args"):
+            words += [w for w in items(mapping(container).get(field_name)) if isinstance(w, str)]
+    found = _FLAG.findall(" ".join(words))
+    default = [value for name, value in found if name == "default-inject"]
+    allow = frozenset(value for name, value in found if name == "allow-k8s-namespace")
+    deny = frozenset(value for name, value in found if name == "deny-k8s-namespace")
+    # inject-connect's own default is true; the chart always passes connectInject.default (false)
+    return ConsulInjector(default[-1] == "true" if default else True, allow or frozenset({"*"}), deny, version)
 
 
 def _native_sidecars(deployment: Mapping[str, Any]) -> bool | None:

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from webhook.core.namespaces import (
+    CONSUL_SELECTOR,
     ISTIO_SYSTEM,
     ISTIOD_SELECTOR,
     KUMA_SELECTOR,
@@ -63,7 +64,7 @@ class ClusterView:
         ]
         self._task: asyncio.Task[None] | None = None
 
-    selectors = (ISTIOD_SELECTOR, LINKERD_SELECTOR, KUMA_SELECTOR)
+    selectors = (ISTIOD_SELECTOR, LINKERD_SELECTOR, KUMA_SELECTOR, CONSUL_SELECTOR)
 
     @property
     def synced(self) -> bool:
