@@ -141,8 +141,8 @@ def test_deployment_defaults() -> None:
     server_role = docs[("ClusterRole", "stsmesh-server")]
     assert server_role["rules"] == [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "watch"]},
-    ], "list and watch namespaces and Deployments, nothing more"
+        {"apiGroups": ["apps"], "resources": ["deployments", "daemonsets"], "verbs": ["list", "watch"]},
+    ], "list and watch namespaces, Deployments and DaemonSets, nothing more"
     binding = docs[("ClusterRoleBinding", "stsmesh-server")]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "stsmesh", "namespace": "stsmesh"}]
 

@@ -168,6 +168,8 @@ ISTIOD_SELECTOR = "app=istiod"
 LINKERD_SELECTOR = "linkerd.io/control-plane-component=destination"
 KUMA_SELECTOR = "app=kuma-control-plane"
 CONSUL_SELECTOR = "component=connect-injector"
+CILIUM_SELECTOR = "k8s-app=cilium"
+"""The cilium agent DaemonSet (cilium/cilium install/kubernetes/cilium/templates/cilium-agent)."""
 
 
 def control_planes(

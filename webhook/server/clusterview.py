@@ -3,7 +3,8 @@ kept by watches (:mod:`webhook.server.reflector`), so the first call for a pod a
 mesh, version and data plane before the mesh's injector runs. Never an API call on the request
 path: the handler reads :attr:`ClusterView.knowledge`, a snapshot replaced whole on every change.
 
-RBAC: list and watch ``namespaces`` and ``deployments`` (deploy/ and the chart grant exactly that),
+RBAC: list and watch ``namespaces``, ``deployments`` and ``daemonsets`` (deploy/ and the chart grant
+exactly that),
 and, where Istio is installed, ``configmaps`` in istio-system for its mesh config's inbound policy
 (the ``istio-mesh-config`` overlay, the chart's ``istioMeshConfig`` value; without it that watch
 is skipped, said once).
@@ -17,6 +18,7 @@ import logging
 from typing import Any
 
 from webhook.core.namespaces import (
+    CILIUM_SELECTOR,
     CONSUL_SELECTOR,
     ISTIO_SYSTEM,
     ISTIOD_SELECTOR,
@@ -35,6 +37,7 @@ from webhook.server.reflector import Reflector, run_all
 log = logging.getLogger(__name__)
 
 DEPLOYMENTS = "/apis/apps/v1/deployments"
+DAEMONSETS = "/apis/apps/v1/daemonsets"
 
 
 class ClusterView:
@@ -47,6 +50,7 @@ class ClusterView:
         self._deployments: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in self.selectors}
         options: dict[str, Any] = {"watch_seconds": watch_seconds, "backoff_max": backoff_max}
         self._mesh_configs: dict[str, dict[str, Any]] = {}
+        self._cilium: dict[str, dict[str, Any]] = {}
         self.reflectors = [
             Reflector(access, "/api/v1/namespaces", self._listed_namespaces, self._namespace_changed, **options),
             Reflector(
@@ -60,6 +64,9 @@ class ClusterView:
             *(
                 Reflector(access, DEPLOYMENTS, self._lister(s), self._changer(s), selector=s, **options)
                 for s in self.selectors
+            ),
+            Reflector(
+                access, DAEMONSETS, self._listed_cilium, self._cilium_changed, selector=CILIUM_SELECTOR, **options
             ),
         ]
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +114,17 @@ class ClusterView:
             self._mesh_configs[name_of(obj)] = obj
         self._publish()
 
+    def _listed_cilium(self, objects: list[dict[str, Any]]) -> None:
+        self._cilium = {_key(obj): obj for obj in objects}
+        self._publish()
+
+    def _cilium_changed(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "DELETED":
+            self._cilium.pop(_key(obj), None)
+        else:
+            self._cilium[_key(obj)] = obj
+        self._publish()
+
     def _lister(self, selector: str) -> Any:
         def listed(objects: list[dict[str, Any]]) -> None:
             self._deployments[selector] = {_key(obj): obj for obj in objects}
@@ -128,7 +146,8 @@ class ClusterView:
     def _publish(self) -> None:
         deployments = {key: obj for held in self._deployments.values() for key, obj in held.items()}
         localhost = dict(found for found in map(istio_mesh_delivery, self._mesh_configs.values()) if found)
-        self.knowledge = MeshKnowledge(dict(self._namespaces), control_planes(deployments, localhost))
+        planes = control_planes(deployments, localhost, cilium=bool(self._cilium))
+        self.knowledge = MeshKnowledge(dict(self._namespaces), planes)
 
 
 def _key(obj: dict[str, Any]) -> str:
