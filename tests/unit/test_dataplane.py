@@ -182,7 +182,7 @@ NAMESPACES = [
     ),
     pytest.param({"istio.io/rev": "gone"}, {}, ("istio", None, "sidecar", None, None), id="unknown-revision"),
     pytest.param(
-        {"istio.io/dataplane-mode": "ambient"}, {}, ("istio", (1, 24), "ambient", "pod-ip", None), id="ambient"
+        {"istio.io/dataplane-mode": "ambient"}, {}, ("istio", (1, 24), "ambient", None, None), id="ambient"
     ),
     pytest.param({}, {"linkerd.io/inject": "enabled"}, ("linkerd", (2, 18), "sidecar", None, None), id="linkerd"),
     pytest.param({"kuma.io/sidecar-injection": "enabled"}, {}, ("kuma", (1, 7), "sidecar", None, None), id="kuma"),

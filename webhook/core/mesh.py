@@ -68,8 +68,9 @@ def parse_version(text: str | None) -> Version | None:
     return _cached_version(text)
 
 
-_EDGE_VERSION = re.compile(r"edge-(\d+)\.(\d+)")
-_MAJOR_MINOR = re.compile(r"(\d+)[.-](\d+)")
+# Bounded digit runs: int() of thousands of digits raises (Python's int conversion limit).
+_EDGE_VERSION = re.compile(r"edge-(\d{1,6})\.(\d{1,6})")
+_MAJOR_MINOR = re.compile(r"(?<!\d)(\d{1,6})[.-](\d{1,6})(?!\d)")
 
 
 def _parse_version(text: str) -> Version | None:
@@ -129,7 +130,7 @@ def _istio_status_revision(status: object) -> Version | None:
         return None
     try:
         decoded = json.loads(status)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     revision = decoded.get("revision") if isinstance(decoded, dict) else None
     return parse_version(revision) if isinstance(revision, str) else None
@@ -437,7 +438,7 @@ def detect(pod: Mapping[str, Any], hint: MeshHint = MeshHint()) -> MeshContext:
         if request in facts.opt_out_values:
             opted_out.add(facts.name)
         revision = text(labels.get(facts.revision_label)) if facts.revision_label else ""
-        if request in facts.inject_values or revision:
+        if request not in facts.opt_out_values and (request in facts.inject_values or revision):
             version = parse_version(revision) if revision else None
             if version is None:
                 version = hint.version_for(facts.name)
@@ -529,7 +530,7 @@ def _ambient(labels: Mapping[str, Any], annotations: Mapping[str, Any], hint: Me
     """Istio ambient: the pod (or, through the hint, its namespace) is enrolled and no sidecar is
     asked for (a sidecar takes precedence over ztunnel for a pod that has both)."""
     mode = text(labels.get(AMBIENT_LABEL))
-    if ISTIO.inject_request(labels, annotations) in ISTIO.inject_values:
+    if _asks_for_a_sidecar(labels, annotations):
         return None
     if mode == "none":
         if hint.mesh == "istio" and hint.dataplane == "ambient":
@@ -555,6 +556,15 @@ def _ambient(labels: Mapping[str, Any], annotations: Mapping[str, Any], hint: Me
         exclusion="not-per-port",
         delivery_evidence="ambient: ztunnel delivers inbound traffic to the pod IP",
     )
+
+
+def _asks_for_a_sidecar(labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
+    for facts in MESHES:
+        if facts.inject_key and facts.inject_request(labels, annotations) in facts.inject_values:
+            return True
+        if facts.revision_label and text(labels.get(facts.revision_label)):
+            return True
+    return False
 
 
 def _pending(

@@ -128,7 +128,9 @@ def namespace_hint(
     if labels.get(AMBIENT_LABEL) == "ambient":
         known = planes.istio.get(DEFAULT_REVISION, IstioRevision())
         source = f"{where} label {AMBIENT_LABEL}=ambient" + _version_source("Istio", known.version, "default")
-        return MeshHint("istio", known.version, "ambient", "pod-ip", None, source)
+        # ztunnel delivers to the pod IP (the model says so for ambient pods); a pod there that asks
+        # for a sidecar gets the revision's own delivery
+        return MeshHint("istio", known.version, "ambient", known.delivery, known.native, source)
     if annotations.get(LINKERD_INJECT_ANNOTATION) == "enabled":
         source = f"{where} annotation {LINKERD_INJECT_ANNOTATION}=enabled" + _version_source("Linkerd", planes.linkerd)
         return MeshHint("linkerd", planes.linkerd, "sidecar", None, None, source)
@@ -264,7 +266,7 @@ def istio_mesh_delivery(config_map: Mapping[str, Any]) -> tuple[str, InboundMode
         return None
     try:
         mesh = yaml.safe_load(text_value)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):
         return None
     policy = mapping(mapping(mesh).get("inboundTrafficPolicy")).get("mode")
     return (revision, "localhost") if text(policy).upper() == "LOCALHOST" else None

@@ -55,7 +55,10 @@ def in_cluster(environ: Mapping[str, str], root: Path = SERVICE_ACCOUNT) -> ApiA
     token_file, ca_file = root / "token", root / "ca.crt"
     if not host or not token_file.is_file() or not ca_file.is_file():
         return None
-    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file))
+    except (ssl.SSLError, OSError) as exc:
+        raise ApiAccessError(f"cannot use the service account's CA {ca_file}: {exc}") from exc
     host = f"[{host}]" if ":" in host else host
     return ApiAccess(f"https://{host}:{port}", context, token_file=str(token_file), origin="in-cluster service account")
 
@@ -77,7 +80,10 @@ def from_kubeconfig(path: str) -> ApiAccess:
     ssl_context = ssl.create_default_context()
     ca = _bytes(cluster, "certificate-authority", path)
     if ca:
-        ssl_context = ssl.create_default_context(cadata=ca.decode("ascii"))
+        try:
+            ssl_context = ssl.create_default_context(cadata=ca.decode("ascii"))
+        except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
+            raise ApiAccessError(f"kubeconfig {path}: the cluster's CA does not load: {exc}") from exc
     cert, key = _bytes(user, "client-certificate", path), _bytes(user, "client-key", path)
     if cert and key:
         _load_client_pair(ssl_context, cert, key)

@@ -89,7 +89,7 @@ class Reflector:
                 if not self.synced:
                     log.info("not watching %s: %s (optional; looking again every %.0f s)", self.name, absent,
                              10 * self.backoff_max)  # fmt: skip
-                self.on_list([])
+                self._deliver(lambda: self.on_list([]))
                 self.synced = True  # nothing there is a known state
                 self._version = ""
                 await asyncio.sleep(10 * self.backoff_max)
@@ -117,7 +117,7 @@ class Reflector:
                 raise RuntimeError(f"list answered HTTP {response.status}: {(await response.text())[:200]}")
             body = orjson.loads(await response.read())
         items = [item for item in body.get("items") or [] if isinstance(item, dict)]
-        self.on_list(items)
+        self._deliver(lambda: self.on_list(items))
         self._version = str((body.get("metadata") or {}).get("resourceVersion") or "")
         self.lists += 1
         self.synced = True
@@ -137,9 +137,14 @@ class Reflector:
             if response.status != 200:
                 raise RuntimeError(f"watch answered HTTP {response.status}: {(await response.text())[:200]}")
             self.synced = True
-            async for line in response.content:
-                if line.strip():
-                    self._event(orjson.loads(line))
+            pending = b""
+            # Split events ourselves: one object (a big ConfigMap) can exceed aiohttp's line limit.
+            async for chunk in response.content.iter_any():
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        self._event(orjson.loads(line))
 
     def _event(self, event: Mapping[str, Any]) -> None:
         kind, obj = event.get("type"), event.get("object")
@@ -149,11 +154,18 @@ class Reflector:
             if obj.get("code") == 410:
                 raise Gone()
             raise RuntimeError(f"watch error: {obj.get('message', obj)}")
+        if kind in ("ADDED", "MODIFIED", "DELETED"):
+            self._deliver(lambda: self.on_change(str(kind), obj))
         version = (obj.get("metadata") or {}).get("resourceVersion")
         if isinstance(version, str) and version:
             self._version = version
-        if kind in ("ADDED", "MODIFIED", "DELETED"):
-            self.on_change(str(kind), obj)
+
+    def _deliver(self, call: Callable[[], None]) -> None:
+        """Run a callback; one that fails on an odd object is logged, never stops the watch."""
+        try:
+            call()
+        except Exception:
+            log.exception("watch of %s: could not take in an object; continuing", self.name)
 
 
 async def run_all(access: ApiAccess, reflectors: list[Reflector]) -> None:

@@ -134,7 +134,8 @@ def _ports_for(editor: PodEditor, match: AppMatch, fix: Fix, direction: str) -> 
     for name in fix.params.get("from_env") or []:
         found = editor.env_value(ref, name)
         value = found[1].get("value") if found else None
-        port = int(value) if isinstance(value, str) and value.strip().isdigit() else 0
+        text = value.strip() if isinstance(value, str) else ""
+        port = int(text) if text.isascii() and text.isdecimal() and len(text) <= 5 else 0
         if 0 < port < 65536 and port not in ports:
             ports.append(port)
     return ports
@@ -158,13 +159,10 @@ def _skip_ports(editor: PodEditor, ctx: RuleContext, match: AppMatch, fix: Fix, 
         _set_merged_ports(editor, facts.exclude_inbound, inbound)
     if outbound:
         _set_merged_ports(editor, facts.exclude_outbound, outbound)
-    if mesh.injected and mesh.redirect_init is not None:
-        if facts.init_config_env:
-            _patch_init_config(editor, mesh.redirect_init, facts.init_config_env, inbound, outbound, report, fix)
-        else:
-            _patch_redirect_init(editor, mesh, facts, inbound, outbound, report, fix)
-    elif mesh.injected and facts.cni_config_annotation in annotations:
-        _patch_config_annotation(editor, facts.cni_config_annotation, inbound, outbound, report, fix)
+    if mesh.injected and (facts.init_config_env or facts.cni_config_annotation):
+        _patch_redirection_config(editor, mesh, facts, inbound, outbound, report, fix)
+    elif mesh.injected and mesh.redirect_init is not None:
+        _patch_redirect_init(editor, mesh, facts, inbound, outbound, report, fix)
     where = (
         "the injected init container and annotations" if mesh.injected and mesh.redirect_init else "mesh annotations"
     )
@@ -205,7 +203,7 @@ def _patch_redirect_init(
     flags = facts.init_flags
     if "include" in flags and inbound:
         include = _flag_value(container[field], flags["include"])
-        if include is not None and include[2].strip() not in ("*", ""):
+        if include is not None and include[2].strip() != "*":  # "" is an explicit list too: nothing captured
             items = split_list(include[2])
             kept = without_ports(items, inbound)
             if kept != items:
@@ -260,6 +258,26 @@ def _writes_joined(items: list[Any], flag: str) -> bool:
     return flag.startswith("--") and bool(long_with_value) and all("=" in i for i in long_with_value)
 
 
+def _patch_redirection_config(
+    editor: PodEditor,
+    mesh: MeshContext,
+    facts: MeshFacts,
+    inbound: list[int],
+    outbound: list[int],
+    report: Report,
+    fix: Fix,
+) -> None:
+    """A mesh whose injector wrote its redirection config as JSON (Consul): in the init container's env
+    without CNI, in an annotation with it; the init container is there in both cases."""
+    ref = mesh.redirect_init
+    if ref is not None and facts.init_config_env and editor.env_value(ref, facts.init_config_env) is not None:
+        _patch_init_config(editor, ref, facts.init_config_env, inbound, outbound, report, fix)
+    elif facts.cni_config_annotation and facts.cni_config_annotation in editor.meta_map("annotations"):
+        _patch_config_annotation(editor, facts.cni_config_annotation, inbound, outbound, report, fix)
+    elif ref is not None:
+        report.warn(f"{fix.id}: the injected init container has no redirection config to patch; restart the pod")
+
+
 def _patch_init_config(
     editor: PodEditor,
     ref: ContainerRef,
@@ -276,7 +294,9 @@ def _patch_init_config(
         report.warn(f"{fix.id}: cannot read {env_name} of the injected init container; restart the pod")
         return
     merged = _with_excluded_ports(config, inbound, outbound)
-    if merged != config:
+    if merged is None:
+        report.warn(f"{fix.id}: {env_name} of the injected init container has port lists stsmesh cannot read")
+    elif merged != config:
         editor.set_env(ref, env_name, json.dumps(merged, separators=(",", ":")))
 
 
@@ -289,7 +309,9 @@ def _patch_config_annotation(
         report.warn(f"{fix.id}: cannot read the {key} annotation; restart the pod")
         return
     merged = _with_excluded_ports(config, inbound, outbound)
-    if merged != config:
+    if merged is None:
+        report.warn(f"{fix.id}: the {key} annotation has port lists stsmesh cannot read")
+    elif merged != config:
         editor.set_meta("annotations", key, json.dumps(merged, separators=(",", ":")))
 
 
@@ -298,18 +320,22 @@ def _json_object(value: object) -> dict[str, Any] | None:
         return None
     try:
         decoded = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return decoded if isinstance(decoded, dict) else None
 
 
-def _with_excluded_ports(config: dict[str, Any], inbound: list[int], outbound: list[int]) -> dict[str, Any]:
-    """``config`` (consul's iptables.Config: port lists of strings) with the ports added, order kept."""
+def _with_excluded_ports(config: dict[str, Any], inbound: list[int], outbound: list[int]) -> dict[str, Any] | None:
+    """``config`` (consul's iptables.Config: port lists of strings) with the ports added, order kept;
+    None when a list is not a list of strings (left for the user: we do not guess its meaning)."""
     merged = dict(config)
     for key, ports in (("ExcludeInboundPorts", inbound), ("ExcludeOutboundPorts", outbound)):
         if not ports:
             continue
-        current = [p for p in merged.get(key) or [] if isinstance(p, str)]
+        existing = merged.get(key)
+        if existing is not None and not (isinstance(existing, list) and all(isinstance(p, str) for p in existing)):
+            return None
+        current = list(existing or [])
         added = [str(p) for p in ports if not covers(current, p)]
         if added:
             merged[key] = current + added
