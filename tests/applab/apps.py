@@ -206,6 +206,61 @@ def run_etcd(lab: Lab, pods: list[JSON], timeout: float) -> Verdict:
     return Verdict(formed, seconds, f"health {health()}, all processes alive: {alive}")
 
 
+# --- Redis --------------------------------------------------------------------------------------
+
+
+def redis_conf(patched: JSON, pod: Pod, ips: list[str], loopback: bool) -> str:
+    """Bitnami's image writes no ``bind`` (libredis.sh: all interfaces) and, for a replica, ``replicaof
+    $REDIS_MASTER_HOST $REDIS_MASTER_PORT_NUMBER``; pod 0 plays the primary (the chart's master
+    StatefulSet). ``loopback``: Debian's redis.conf default ``bind 127.0.0.1 -::1``, the Istio 1.10
+    blog's reverse case. The lab runs without the chart's password (its Secret is not in the pod)."""
+    env = _env(_container(patched, "redis"))
+    lines = [f"port {env.get('REDIS_PORT', '6379')}", "protected-mode no", f"dir {pod.workdir}", "save \"\"",
+             "appendonly no"]  # fmt: skip
+    if loopback:
+        lines.append("bind 127.0.0.1 -::1")
+    if pod.index > 0:
+        lines.append(f"replicaof {ips[0]} {env.get('REDIS_MASTER_PORT_NUMBER', '6379')}")
+    return "\n".join(lines) + "\n"
+
+
+def run_redis(lab: Lab, pods: list[JSON], timeout: float, loopback: bool = False) -> Verdict:
+    ips = [p.ip for p in lab.pods]
+    for patched, pod in zip(pods, lab.pods, strict=True):
+        (pod.workdir / "redis.conf").write_text(redis_conf(patched, pod, ips, loopback))
+        lab.start(pod, "app", ["redis-server", str(pod.workdir / "redis.conf")])
+    started = time.monotonic()
+
+    def state() -> tuple[list[str], list[str]]:
+        links, pings = [], []
+        for pod in lab.pods[1:]:
+            info = _quiet(lambda p=pod: lab.exec(p, ["redis-cli", "-h", "127.0.0.1", "info", "replication"]))
+            link = re.search(r"master_link_status:(\w+)", info)
+            links.append(link.group(1) if link else "?")
+            pings.append(_quiet(lambda p=pod: lab.exec(p, ["redis-cli", "-h", ips[0], "ping"])).strip() or "no answer")
+        return links, pings
+
+    formed = wait_until(lambda: state() == (["up", "up"], ["PONG", "PONG"]), timeout, interval=0.5)
+    seconds = time.monotonic() - started
+    links, pings = state()
+    alive = all(p.poll() is None for p in lab.processes)
+    detail = f"replica links {links}, client PING of the primary {pings}, all processes alive: {alive}"
+    return Verdict(formed, seconds, detail)
+
+
+def _quiet(call: Callable[[], str]) -> str:
+    try:
+        return call()
+    except Exception:
+        return ""
+
+
+def redis_bitnami() -> JSON:
+    from tests.golden.build_reviews import redis_bitnami_replicas
+
+    return redis_bitnami_replicas({})
+
+
 @dataclass(frozen=True)
 class App:
     name: str
@@ -219,6 +274,9 @@ APPS = {
     "zookeeper-tutorial": App("zookeeper-tutorial", zookeeper_k8s_tutorial,
                               lambda lab, pods, t: run_zookeeper(lab, pods, tutorial_zookeeper, t)),
     "etcd-pod-ip-flags": App("etcd-pod-ip-flags", etcd_upstream, run_etcd),
+    "redis-bitnami": App("redis-bitnami", redis_bitnami, run_redis),
+    "redis-loopback": App("redis-loopback", redis_bitnami,
+                          lambda lab, pods, t: run_redis(lab, pods, t, loopback=True)),
 }  # fmt: skip
 
 

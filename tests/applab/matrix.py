@@ -40,6 +40,13 @@ CELLS = [
     for delivery in ("localhost", "pod-ip", "none")
     for stsmesh in (False, True)
 ]
+# Redis: Bitnami binds all interfaces, so it works everywhere with or without stsmesh (which adds
+# nothing to its binding). Bound to 127.0.0.1 only (Debian's default), it works only where the proxy
+# delivers to 127.0.0.1 — the Istio 1.10 blog's reverse case; no bind fix can widen a loopback
+# choice, so stsmesh leaves it (and says so where the catalogue knows the setting).
+DELIVERIES = ("localhost", "pod-ip", "none")
+CELLS += [Cell("redis-bitnami", d, s, True) for d in DELIVERIES for s in (False, True)]
+CELLS += [Cell("redis-loopback", d, s, d == "localhost") for d in DELIVERIES for s in (False, True)]
 
 
 @dataclass

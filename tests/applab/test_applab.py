@@ -1,4 +1,4 @@
-"""The proof on the apps themselves: real ZooKeeper and etcd clusters of three "pods" under an
+"""The proof on the apps themselves: real ZooKeeper, etcd and Redis clusters of three "pods" under an
 emulated mesh capture, each configured from the pod stsmesh patched (see tests/applab/apps.py).
 
 Each cell is a fresh lab (tests/applab/lab.py) with a bounded wait. A cell that must not form
@@ -51,7 +51,7 @@ def test_cell(cell: Cell, tmp_path: Path) -> None:
     print(f"{cell.id}: formed={result.verdict.formed} in {result.seconds:.1f} s; {result.verdict.detail}")
     assert result.verdict.formed == cell.expect_formed, result.verdict.detail
     assert "all processes alive: True" in result.verdict.detail, "a verdict a crash could fake"
-    if not result.verdict.formed:
+    if not result.verdict.formed and cell.delivery != "none":
         assert result.refusals > 0, "it did not form, but not because the capture refused the app's ports"
     if cell.app == "zookeeper-tutorial" and cell.delivery == "localhost" and cell.stsmesh:
         assert result.excluded == [2888, 3888], "the image cannot bind all interfaces: exclusions must do it"
