@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from webhook.core.namespaces import (
@@ -25,7 +26,6 @@ from webhook.core.namespaces import (
     KUMA_SELECTOR,
     LINKERD_SELECTOR,
     MeshKnowledge,
-    NamespaceFacts,
     control_planes,
     istio_mesh_delivery,
     namespace_facts,
@@ -41,37 +41,31 @@ DAEMONSETS = "/apis/apps/v1/daemonsets"
 
 
 class ClusterView:
-    """Namespaces and control planes, as the watches last saw them."""
+    """Namespaces and control planes, as the watches last saw them: each watch keeps the objects it
+    sees in a store of its own (by namespace/name), and every change publishes a new snapshot."""
 
     def __init__(self, access: ApiAccess, *, watch_seconds: int = 300, backoff_max: float = 30.0) -> None:
         self.access = access
         self.knowledge = MeshKnowledge()
-        self._namespaces: dict[str, NamespaceFacts] = {}
-        self._deployments: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in self.selectors}
+        self._held: dict[str, dict[str, dict[str, Any]]] = {}
         options: dict[str, Any] = {"watch_seconds": watch_seconds, "backoff_max": backoff_max}
-        self._mesh_configs: dict[str, dict[str, Any]] = {}
-        self._cilium: dict[str, dict[str, Any]] = {}
-        self.reflectors = [
-            Reflector(access, "/api/v1/namespaces", self._listed_namespaces, self._namespace_changed, **options),
-            Reflector(
-                access,
-                f"/api/v1/namespaces/{ISTIO_SYSTEM}/configmaps",
-                self._listed_mesh_configs,
-                self._mesh_config_changed,
-                optional=True,
-                **options,
-            ),
-            *(
-                Reflector(access, DEPLOYMENTS, self._lister(s), self._changer(s), selector=s, **options)
-                for s in self.selectors
-            ),
-            Reflector(
-                access, DAEMONSETS, self._listed_cilium, self._cilium_changed, selector=CILIUM_SELECTOR, **options
-            ),
+        watched = [
+            ("namespaces", "/api/v1/namespaces", "", False),
+            ("mesh-configs", f"/api/v1/namespaces/{ISTIO_SYSTEM}/configmaps", "", True),
+            *((selector, DEPLOYMENTS, selector, False) for selector in self.selectors),
+            ("cilium", DAEMONSETS, CILIUM_SELECTOR, False),
         ]
+        self.reflectors = []
+        for store, path, selector, optional in watched:
+            self._held[store] = {}
+            listed, changed = self._lister(store), self._changer(store)
+            self.reflectors.append(
+                Reflector(access, path, listed, changed, selector=selector, optional=optional, **options)
+            )
         self._task: asyncio.Task[None] | None = None
 
     selectors = (ISTIOD_SELECTOR, LINKERD_SELECTOR, KUMA_SELECTOR, CONSUL_SELECTOR)
+    """The control-plane Deployments, one watch each (a label selector cannot OR across keys)."""
 
     @property
     def synced(self) -> bool:
@@ -91,50 +85,16 @@ class ClusterView:
 
     # --- what the watches report -----------------------------------------------------------------
 
-    def _listed_namespaces(self, objects: list[dict[str, Any]]) -> None:
-        self._namespaces = dict(namespace_facts(obj) for obj in objects)
-        self._publish()
-
-    def _namespace_changed(self, kind: str, obj: dict[str, Any]) -> None:
-        name, facts = namespace_facts(obj)
-        if kind == "DELETED":
-            self._namespaces.pop(name, None)
-        else:
-            self._namespaces[name] = facts
-        self._publish()
-
-    def _listed_mesh_configs(self, objects: list[dict[str, Any]]) -> None:
-        self._mesh_configs = {name_of(obj): obj for obj in objects}
-        self._publish()
-
-    def _mesh_config_changed(self, kind: str, obj: dict[str, Any]) -> None:
-        if kind == "DELETED":
-            self._mesh_configs.pop(name_of(obj), None)
-        else:
-            self._mesh_configs[name_of(obj)] = obj
-        self._publish()
-
-    def _listed_cilium(self, objects: list[dict[str, Any]]) -> None:
-        self._cilium = {_key(obj): obj for obj in objects}
-        self._publish()
-
-    def _cilium_changed(self, kind: str, obj: dict[str, Any]) -> None:
-        if kind == "DELETED":
-            self._cilium.pop(_key(obj), None)
-        else:
-            self._cilium[_key(obj)] = obj
-        self._publish()
-
-    def _lister(self, selector: str) -> Any:
+    def _lister(self, store: str) -> Callable[[list[dict[str, Any]]], None]:
         def listed(objects: list[dict[str, Any]]) -> None:
-            self._deployments[selector] = {_key(obj): obj for obj in objects}
+            self._held[store] = {_key(obj): obj for obj in objects}
             self._publish()
 
         return listed
 
-    def _changer(self, selector: str) -> Any:
+    def _changer(self, store: str) -> Callable[[str, dict[str, Any]], None]:
         def changed(kind: str, obj: dict[str, Any]) -> None:
-            held = self._deployments[selector]
+            held = self._held[store]
             if kind == "DELETED":
                 held.pop(_key(obj), None)
             else:
@@ -144,10 +104,12 @@ class ClusterView:
         return changed
 
     def _publish(self) -> None:
-        deployments = {key: obj for held in self._deployments.values() for key, obj in held.items()}
-        localhost = dict(found for found in map(istio_mesh_delivery, self._mesh_configs.values()) if found)
-        planes = control_planes(deployments, localhost, cilium=bool(self._cilium))
-        self.knowledge = MeshKnowledge(dict(self._namespaces), planes)
+        held = self._held
+        namespaces = dict(namespace_facts(obj) for obj in held["namespaces"].values())
+        deployments = {key: obj for selector in self.selectors for key, obj in held[selector].items()}
+        localhost = dict(found for found in map(istio_mesh_delivery, held["mesh-configs"].values()) if found)
+        planes = control_planes(deployments, localhost, cilium=bool(held["cilium"]))
+        self.knowledge = MeshKnowledge(namespaces, planes)
 
 
 def _key(obj: dict[str, Any]) -> str:
