@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tests.applab.apps import APPS, Verdict, excluded_ports, forwarder_refusals, stsmesh_pods
-from tests.applab.lab import Lab
+from tests.applab.lab import Lab, leftovers, unavailable
 
 FORM_TIMEOUT = 35.0
 """How long a cell that must form may take (ZooKeeper's worst seen here: 10 s with these ticks)."""
@@ -72,6 +72,15 @@ def run_cell(cell: Cell, workdir: Path) -> Result:
 
 
 def main(argv: list[str]) -> int:
+    reason = unavailable()
+    if reason is not None:
+        print(f"app-lab: {reason}; run it as root on a machine with network namespaces", file=sys.stderr)
+        return 2
+    left = leftovers()
+    if left:
+        print(f"app-lab: namespaces of an earlier run are left ({', '.join(left)}): scripts/app-lab.sh --clean",
+              file=sys.stderr)  # fmt: skip
+        return 2
     results = []
     with tempfile.TemporaryDirectory(prefix="stsmesh-lab-") as tmp:
         for cell in CELLS:

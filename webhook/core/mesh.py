@@ -138,8 +138,8 @@ def _istio_status_revision(status: object) -> Version | None:
 
 @dataclass(frozen=True)
 class MeshFacts:
-    """One mesh's data plane as stsmesh needs to know it. Every source is in the catalogue notes of
-    CONTRIBUTING.md's "Adding a mesh" and in the golden cases modelled on each injector."""
+    """One mesh's data plane as stsmesh needs to know it, each fact read from the mesh's injector at a
+    named version (the sources are in the golden cases' notes and tests/golden/build_reviews.py)."""
 
     name: MeshName
     title: str
@@ -204,6 +204,9 @@ class MeshFacts:
         return "pod-ip" if version >= self.pod_ip_since else "localhost"
 
 
+ISTIO_POD_IP_SINCE: Final[Version] = (1, 10)
+"""Istio 1.10 moved inbound delivery to the pod IP (also when per-pod DNS stopped needing a ServiceEntry)."""
+
 ISTIO: Final = MeshFacts(
     name="istio",
     title="Istio",
@@ -211,7 +214,7 @@ ISTIO: Final = MeshFacts(
     redirect_init="istio-init",
     injected_annotation="sidecar.istio.io/status",
     read_version=_istio_version,
-    pod_ip_since=(1, 10),
+    pod_ip_since=ISTIO_POD_IP_SINCE,
     fixed_delivery=None,
     inject_key="sidecar.istio.io/inject",
     inject_in_labels=True,
@@ -318,7 +321,6 @@ MESHES: Final[tuple[MeshFacts, ...]] = (ISTIO, LINKERD, CONSUL, KUMA, CILIUM)
 
 FACTS: Final[Mapping[str, MeshFacts]] = {facts.name: facts for facts in MESHES}
 
-ISTIO_POD_IP_SINCE: Final = (1, 10)
 AMBIENT_LABEL: Final = "istio.io/dataplane-mode"
 """Istio ambient enrolment (``ambient``) or opt-out (``none``), on the pod or its namespace."""
 AMBIENT_STATUS: Final = "ambient.istio.io/redirection"
