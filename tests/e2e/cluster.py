@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import shutil
 import socket
 import ssl
@@ -39,10 +40,23 @@ def binaries_missing() -> str | None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free loopback port outside the kernel's ephemeral range.
+
+    A port the kernel hands out for bind(0) is an ephemeral one, and the many client connections
+    of a running apiserver, etcd and controller-manager draw from the same range: one of them can
+    take the port between this call and the server's own bind (CI once failed on exactly that).
+    """
+    low, _high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    candidates = list(range(max(1024, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port below the ephemeral range ({low})")
 
 
 @dataclass

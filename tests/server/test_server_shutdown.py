@@ -145,3 +145,24 @@ async def test_sigterm_stops_run_gracefully(settings: Settings) -> None:
     await asyncio.wait_for(task, 2.0)
     assert await refused(server.port)
     assert gc.get_freeze_count() == 0, "run() gives the collector its objects back when it returns"
+
+
+def test_a_port_already_held_is_one_line_and_a_usage_exit(tmp_path: Path) -> None:
+    import io
+    import socket
+
+    from webhook.cli.main import main
+    from webhook.core.exits import EXIT_USAGE
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            ["serve", "--host", "127.0.0.1", "--port", str(port), "--watch-cluster", "off"], out=out, err=err
+        )
+    assert code == EXIT_USAGE, err.getvalue()
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stsmesh: cannot listen on 127.0.0.1:{port}"), lines
+    assert "--port" in lines[0] and "Traceback" not in err.getvalue()

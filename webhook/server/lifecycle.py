@@ -23,6 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from webhook.core.exits import EXIT_USAGE, CommandError
 from webhook.core.settings import Settings
 from webhook.server.apiaccess import ApiAccessError, from_kubeconfig, in_cluster
 from webhook.server.app import IN_FLIGHT_KEY, READINESS_KEY, make_app
@@ -74,6 +75,13 @@ async def start_server(
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
     try:
         await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise CommandError(
+            f"cannot listen on {settings.host}:{settings.port} ({error.strerror or error}): "
+            "choose another --host/--port (STSMESH_HOST/STSMESH_PORT), or stop what holds it",
+            EXIT_USAGE,
+        ) from error
     except BaseException:
         await runner.cleanup()
         raise
