@@ -159,9 +159,7 @@ def test_a_port_already_held_is_one_line_and_a_usage_exit(tmp_path: Path) -> Non
         holder.listen()
         port = holder.getsockname()[1]
         out, err = io.StringIO(), io.StringIO()
-        code = main(
-            ["serve", "--host", "127.0.0.1", "--port", str(port), "--watch-cluster", "off"], out=out, err=err
-        )
+        code = main(["serve", "--host", "127.0.0.1", "--port", str(port), "--watch-cluster", "off"], out=out, err=err)
     assert code == EXIT_USAGE, err.getvalue()
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"stsmesh: cannot listen on 127.0.0.1:{port}"), lines
