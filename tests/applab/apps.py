@@ -16,17 +16,35 @@ Mappings, and where each comes from:
 * **The Kubernetes tutorial's ZooKeeper** (kubernetes-retired/contrib ``zookeeper/start-zookeeper``):
   ``--server_port`` / ``--election_port`` → ``server.N=host:SERVER:ELECTION``; the script has no
   option for quorumListenOnAllIPs, so it is always false: only capture exclusions can help it.
+* **The official ZooKeeper image** (docker-library ``zookeeper`` ``docker-entrypoint.sh``, 3.7): each
+  word of ``ZOO_SERVERS`` is a zoo.cfg line, ``ZOO_4LW_COMMANDS_WHITELIST`` → ``4lw.commands.whitelist``,
+  each word of ``ZOO_CFG_EXTRA`` is a zoo.cfg line (where the fix puts ``quorumListenOnAllIPs=true``);
+  myid is ``ZOO_MY_ID``, which the chart's command computes from the host name's ordinal. Debian's
+  ZooKeeper has no Prometheus metrics provider, so ``metricsProvider.*`` lines are left out.
 * **etcd, flags on the pod IP** (etcd reads its flags itself): the container's args with Kubernetes'
   ``$(VAR)`` expansion of ``POD_NAME`` / ``POD_IP``; peer and client URLs as the patched args say.
+* **Bitnami etcd** (bitnami/containers etcd ``libetcd.sh`` exports the chart's ``ETCD_*`` variables and
+  execs etcd, which reads every flag from its ``ETCD_`` variable): the env with ``$(VAR)`` expansion,
+  less the scripts' own ``ETCD_ON_K8S`` / ``ETCD_CLUSTER_DOMAIN`` / ``ETCD_ROOT_PASSWORD`` (the lab
+  runs without auth: the chart's Secret is not in the pod).
 
-Capture exclusions come from the annotations on the patched pod that the injector would read
-(``traffic.sidecar.istio.io/excludeInboundPorts``), as Istio's injector turns them into
-``istio-init -d``.
+Capture — which inbound ports the emulated data plane leaves alone — comes from the patched pod
+the way the mesh would read it, with keys written here from each mesh's own documentation (not
+from stsmesh's tables, so a wrong key there fails here): before injection, the annotation the
+mesh's injector reads (:class:`LabMesh`); once a mesh's init container is in the pod (the cells
+that emulate injection, then the reinvocation), only that container's arguments count, as they
+are what programs the pod's iptables (``istio-init -d`` with ``-b "*"``, ``linkerd-init
+--inbound-ports-to-ignore``, ``kumactl install transparent-proxy --exclude-inbound-ports``, Consul's
+``CONSUL_REDIRECT_TRAFFIC_CONFIG`` JSON ``ExcludeInboundPorts``). The emulated injectors
+(:mod:`tests.golden.build_reviews`) ignore the pod's annotations, as an injector that ran before
+stsmesh would: only stsmesh's reinvocation pass can put the exclusions in.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 import sys
 import time
@@ -38,45 +56,145 @@ from typing import Any
 import jsonpatch
 
 from tests.applab.lab import Lab, Pod, wait_until
-from tests.golden.build_reviews import controller_pod, etcd_upstream, zookeeper_bitnami, zookeeper_k8s_tutorial
+from tests.golden.build_reviews import (
+    controller_pod,
+    etcd_bitnami,
+    etcd_upstream,
+    inject_consul,
+    inject_istio_124,
+    inject_istio_195,
+    inject_kuma_171,
+    inject_linkerd_2102,
+    zookeeper_bitnami,
+    zookeeper_k8s_tutorial,
+    zookeeper_official,
+)
 from webhook.core.admission import review
-from webhook.core.commalist import split_list
+from webhook.core.catalogue import Catalogue
 from webhook.core.inputs import pod_review
-from webhook.core.mesh import ISTIO, MeshHint
+from webhook.core.mesh import MeshHint
 from webhook.core.review import decode_patch
 from webhook.core.settings import Settings
 
 JSON = dict[str, Any]
-DELIVERY_MESH = {"localhost": ("istio", "1.9"), "pod-ip": ("istio", "1.22"), "none": ("none", None)}
-"""The mesh the server is told for each delivery: Istio 1.9 delivers to 127.0.0.1, 1.22 to the pod IP."""
+
+
+@dataclass(frozen=True)
+class LabMesh:
+    """A data plane the lab emulates: what stsmesh is told, where the proxy delivers inbound traffic
+    (../shared/reference/meshes-2026.md), how it injects, and the annotation its injector reads for
+    inbound exclusions."""
+
+    mesh: str
+    version: str | None
+    delivery: str
+    title: str
+    inject: Callable[[JSON], JSON] | None = None
+    exclude_inbound_annotation: str | None = None
+
+
+ISTIO_EXCLUDE_INBOUND = "traffic.sidecar.istio.io/excludeInboundPorts"
+LAB_MESHES = {
+    mesh.title: mesh
+    for mesh in (
+        LabMesh("istio", "1.9", "localhost", "istio-1.9", inject_istio_195, ISTIO_EXCLUDE_INBOUND),
+        LabMesh("istio", "1.22", "pod-ip", "istio-1.22", inject_istio_124, ISTIO_EXCLUDE_INBOUND),
+        LabMesh("linkerd", "2.10", "localhost", "linkerd-2.10", inject_linkerd_2102,
+                "config.linkerd.io/skip-inbound-ports"),
+        LabMesh("consul", None, "localhost", "consul", inject_consul,
+                "consul.hashicorp.com/transparent-proxy-exclude-inbound-ports"),
+        LabMesh("kuma", "1.7", "localhost", "kuma-1.7", inject_kuma_171, "traffic.kuma.io/exclude-inbound-ports"),
+        LabMesh("none", None, "none", "none"),
+    )
+}  # fmt: skip
+DEFAULT_MESH = {"localhost": "istio-1.9", "pod-ip": "istio-1.22", "none": "none"}
+"""The mesh a cell runs when it names only a delivery."""
 
 ZOOKEEPER_CLASSPATH = ":".join(
     f"/usr/share/java/{jar}" for jar in ("zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-simple.jar")
 )
 
 
-def stsmesh_pods(build: Callable[[], JSON], delivery: str, with_stsmesh: bool) -> list[JSON]:
-    """The three pods of the StatefulSet, each as the apiserver stores it after stsmesh's answer."""
-    settings = Settings(default_hint=MeshHint.parse(*DELIVERY_MESH[delivery]))
+def stsmesh_pods(
+    build: Callable[[], JSON], mesh: LabMesh, with_stsmesh: bool, injected: bool = False,
+    catalogue: Catalogue | None = None,
+) -> list[JSON]:  # fmt: skip
+    """The three pods of the StatefulSet, each as the apiserver stores it: stsmesh's answer to the
+    first call, then (``injected``) the mesh's injection and stsmesh's answer to the reinvocation."""
+    settings = Settings(default_hint=MeshHint.parse(mesh.mesh, mesh.version))
+    if catalogue is not None:
+        settings = settings.with_overrides(catalogue=catalogue)
+
+    def answered(pod: JSON) -> JSON:
+        ops = decode_patch(review(pod_review(copy.deepcopy(pod)), settings).response)
+        return jsonpatch.apply_patch(pod, ops) if ops else pod
+
     pods = []
     for ordinal in range(3):
         pod = controller_pod(build(), ordinal)
         if with_stsmesh:
-            ops = decode_patch(review(pod_review(copy.deepcopy(pod)), settings).response)
-            pod = jsonpatch.apply_patch(pod, ops) if ops else pod
+            pod = answered(pod)
+        if injected:
+            assert mesh.inject is not None, f"the lab has no injector for {mesh.title}"
+            pod = mesh.inject(pod)
+            if with_stsmesh:
+                pod = answered(pod)
         pods.append(pod)
     return pods
 
 
-def excluded_ports(pod: JSON) -> list[int]:
-    """The inbound ports the injector would exclude from capture, from the pod's annotations."""
-    value = (pod["metadata"].get("annotations") or {}).get(ISTIO.exclude_inbound, "")
+def excluded_ports(pod: JSON, mesh: LabMesh) -> list[int]:
+    """The inbound ports the data plane leaves alone: from the injected init container once there is
+    one, else from the annotation the mesh's injector reads."""
+    from_init = init_container_exclusions(pod)
+    if from_init is not None:
+        return from_init
+    if mesh.exclude_inbound_annotation is None:
+        return []
+    return port_list((pod["metadata"].get("annotations") or {}).get(mesh.exclude_inbound_annotation, ""))
+
+
+def init_container_exclusions(pod: JSON) -> list[int] | None:
+    for init in pod["spec"].get("initContainers") or []:
+        argv = [*(init.get("command") or []), *(init.get("args") or [])]
+        if init["name"] == "istio-init":
+            assert flag_value(argv, "-b") == "*", "the lab models capture of every inbound port but exclusions"
+            return port_list(flag_value(argv, "-d"))
+        if init["name"] == "linkerd-init":
+            return port_list(flag_value(argv, "--inbound-ports-to-ignore"))
+        if init["name"] == "kuma-init":
+            return port_list(flag_value(argv, "--exclude-inbound-ports"))
+        if init["name"] == "consul-connect-inject-init":
+            config = json.loads(_env(init)["CONSUL_REDIRECT_TRAFFIC_CONFIG"])
+            return port_list(",".join(config.get("ExcludeInboundPorts") or []))
+    return None
+
+
+def flag_value(argv: list[str], flag: str) -> str:
+    """The value of ``flag VALUE`` or ``flag=VALUE`` (the last one wins, as for Go's flag package)."""
+    value = ""
+    for index, arg in enumerate(argv):
+        if arg == flag and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif arg.startswith(f"{flag}="):
+            value = arg.partition("=")[2]
+    return value
+
+
+def port_list(value: str) -> list[int]:
     ports: list[int] = []
-    for item in split_list(value):
+    for item in value.replace(" ", "").split(","):
         low, _, high = item.partition("-")
         if low.isdigit():
             ports.extend(range(int(low), int(high or low) + 1))
     return ports
+
+
+def lab_addresses(text: str, ips: list[str], own_ip: str) -> str:
+    """No DNS in the lab: a StatefulSet pod's stable name (``name-N.service.ns.svc.cluster.local``)
+    becomes pod N's address, and a Service name the pod's own (a stand-in for the Service VIP)."""
+    text = re.sub(r"[a-z0-9-]+-(\d+)\.[a-z0-9.-]*?svc\.cluster\.local", lambda m: ips[int(m.group(1))], text)
+    return re.sub(r"[a-z0-9-]+\.[a-z0-9-]+\.svc\.cluster\.local", own_ip, text)
 
 
 def _env(container: JSON) -> dict[str, str]:
@@ -97,13 +215,14 @@ class Verdict:
 # --- ZooKeeper ----------------------------------------------------------------------------------
 
 
-def zoo_cfg(pod: Pod, servers: list[str], listen_all: bool, four_letter: str) -> str:
-    lines = [
-        "tickTime=1000", "initLimit=5", "syncLimit=2", f"dataDir={pod.workdir / 'data'}", "clientPort=2181",
-        "preAllocSize=64", "snapCount=1000", "admin.enableServer=false", f"4lw.commands.whitelist={four_letter}",
-        f"quorumListenOnAllIPs={'true' if listen_all else 'false'}", *servers,
+def zoo_cfg(pod: Pod, settings: list[str]) -> str:
+    """zoo.cfg: the lab's own ticks, data directory and small preallocation, then what the image's
+    entrypoint wrote from the patched pod."""
+    lab = [
+        "tickTime=1000", "initLimit=5", "syncLimit=2", f"dataDir={pod.workdir / 'data'}", "preAllocSize=64",
+        "snapCount=1000", "admin.enableServer=false",
     ]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lab, *settings]) + "\n"
 
 
 def bitnami_zookeeper(patched: JSON, pod: Pod, ips: list[str]) -> tuple[str, int]:
@@ -114,14 +233,31 @@ def bitnami_zookeeper(patched: JSON, pod: Pod, ips: list[str]) -> tuple[str, int
         _, quorum, election, _, server_id = entry.split(":")
         servers.append(f"server.{server_id}={ip}:{quorum}:{election}")
     whitelist = env.get("ZOO_4LW_COMMANDS_WHITELIST", "srvr").replace(" ", "")
-    return zoo_cfg(pod, servers, listen_all, whitelist), pod.index + 1
+    settings = ["clientPort=2181", f"4lw.commands.whitelist={whitelist}",
+                f"quorumListenOnAllIPs={'true' if listen_all else 'false'}", *servers]  # fmt: skip
+    return zoo_cfg(pod, settings), pod.index + 1
+
+
+def official_zookeeper(patched: JSON, pod: Pod, ips: list[str]) -> tuple[str, int]:
+    container = _container(patched, "zookeeper")
+    env = _env(container)
+    settings = [lab_addresses(server, ips, pod.ip) for server in env.get("ZOO_SERVERS", "").split()]
+    if env.get("ZOO_4LW_COMMANDS_WHITELIST"):
+        settings.append(f"4lw.commands.whitelist={env['ZOO_4LW_COMMANDS_WHITELIST']}")
+    settings += [entry for entry in env.get("ZOO_CFG_EXTRA", "").split() if not entry.startswith("metricsProvider.")]
+    my_id = re.search(r'ZOO_MY_ID="\$\(\( \$\{HOSTNAME##\*-\} \+ (\d+) \)\)"', " ".join(container["command"]))
+    assert my_id is not None, "the chart's command no longer computes ZOO_MY_ID from the ordinal"
+    ordinal = int(patched["metadata"]["name"].rsplit("-", 1)[1])
+    return zoo_cfg(pod, settings), ordinal + int(my_id.group(1))
 
 
 def tutorial_zookeeper(patched: JSON, pod: Pod, ips: list[str]) -> tuple[str, int]:
     command = " ".join(_container(patched, "kubernetes-zookeeper")["command"])
     flags = dict(re.findall(r"--(\w+)=(\S+)", command))
     servers = [f"server.{i + 1}={ip}:{flags['server_port']}:{flags['election_port']}" for i, ip in enumerate(ips)]
-    return zoo_cfg(pod, servers, False, "srvr"), pod.index + 1
+    return zoo_cfg(pod, ["clientPort=2181", "4lw.commands.whitelist=srvr", "quorumListenOnAllIPs=false", *servers]), (
+        pod.index + 1
+    )
 
 
 def run_zookeeper(lab: Lab, pods: list[JSON], configure: Callable[[JSON, Pod, list[str]], tuple[str, int]],
@@ -158,19 +294,31 @@ def run_zookeeper(lab: Lab, pods: list[JSON], configure: Callable[[JSON, Pod, li
 # --- etcd ---------------------------------------------------------------------------------------
 
 
-def etcd_argv(patched: JSON, pod: Pod, ips: list[str]) -> list[str]:
+def expand(text: str, values: dict[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion in args and env values."""
+    return re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def etcd_argv(patched: JSON, pod: Pod, ips: list[str]) -> tuple[list[str], dict[str, str]]:
     container = _container(patched, "etcd")
-    name = patched["metadata"]["name"]
-    values = {"POD_NAME": name, "POD_IP": pod.ip}
-    argv = ["etcd"]
-    for arg in container["args"]:
-        arg = re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), arg)
-        # no DNS in the lab: each peer's stable name becomes its address
-        arg = re.sub(r"etcd-(\d+)\.etcd\.platform\.svc\.cluster\.local", lambda m: ips[int(m.group(1))], arg)
-        arg = arg.replace(f"{name}.etcd.platform.svc.cluster.local", pod.ip)
-        argv.append(arg)
+    values = {"POD_NAME": patched["metadata"]["name"], "POD_IP": pod.ip}
+    argv = ["etcd", *(lab_addresses(expand(arg, values), ips, pod.ip) for arg in container["args"])]
     argv = [a if not a.startswith("--data-dir=") else f"--data-dir={pod.workdir / 'data'}" for a in argv]
-    return argv
+    return argv, {}
+
+
+BITNAMI_SCRIPT_ONLY = ("ETCD_ON_K8S", "ETCD_CLUSTER_DOMAIN", "ETCD_ROOT_PASSWORD")
+
+
+def bitnami_etcd_env(patched: JSON, pod: Pod, ips: list[str]) -> tuple[list[str], dict[str, str]]:
+    values = {"MY_POD_NAME": patched["metadata"]["name"], "MY_POD_IP": pod.ip}
+    env = {
+        name: lab_addresses(expand(value, values), ips, pod.ip)
+        for name, value in _env(_container(patched, "etcd")).items()
+        if name.startswith("ETCD_") and name not in BITNAMI_SCRIPT_ONLY
+    }
+    env["ETCD_DATA_DIR"] = str(pod.workdir / "data")
+    return ["etcd"], env
 
 
 HEALTH_PROBE = """
@@ -184,10 +332,12 @@ except OSError as exc:
 """
 
 
-def run_etcd(lab: Lab, pods: list[JSON], timeout: float) -> Verdict:
+def run_etcd(lab: Lab, pods: list[JSON], configure: Callable[[JSON, Pod, list[str]], tuple[list[str], dict[str, str]]],
+             timeout: float) -> Verdict:  # fmt: skip
     ips = [p.ip for p in lab.pods]
     for patched, pod in zip(pods, lab.pods, strict=True):
-        lab.start(pod, "app", etcd_argv(patched, pod, ips))
+        argv, env = configure(patched, pod, ips)
+        lab.start(pod, "app", argv, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env})
     started = time.monotonic()
     probe = [sys.executable, "-c", HEALTH_PROBE]
 
@@ -271,9 +421,13 @@ class App:
 APPS = {
     "zookeeper-bitnami": App("zookeeper-bitnami", zookeeper_bitnami,
                              lambda lab, pods, t: run_zookeeper(lab, pods, bitnami_zookeeper, t)),
+    "zookeeper-official": App("zookeeper-official", zookeeper_official,
+                              lambda lab, pods, t: run_zookeeper(lab, pods, official_zookeeper, t)),
     "zookeeper-tutorial": App("zookeeper-tutorial", zookeeper_k8s_tutorial,
                               lambda lab, pods, t: run_zookeeper(lab, pods, tutorial_zookeeper, t)),
-    "etcd-pod-ip-flags": App("etcd-pod-ip-flags", etcd_upstream, run_etcd),
+    "etcd-pod-ip-flags": App("etcd-pod-ip-flags", etcd_upstream,
+                             lambda lab, pods, t: run_etcd(lab, pods, etcd_argv, t)),
+    "etcd-bitnami": App("etcd-bitnami", etcd_bitnami, lambda lab, pods, t: run_etcd(lab, pods, bitnami_etcd_env, t)),
     "redis-bitnami": App("redis-bitnami", redis_bitnami, run_redis),
     "redis-loopback": App("redis-loopback", redis_bitnami,
                           lambda lab, pods, t: run_redis(lab, pods, t, loopback=True)),
