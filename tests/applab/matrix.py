@@ -126,12 +126,12 @@ def table(results: list[Result]) -> str:
     for r in results:
         rows.setdefault((r.cell.app, r.cell.mesh, r.cell.injected), {})[r.cell.stsmesh] = r
     lines = [
-        "| app | data plane (delivers to) | stsmesh answers | without stsmesh | with stsmesh |",
+        "| app | data plane (delivers to) | capture read from | without stsmesh | with stsmesh |",
         "|---|---|---|---|---|",
     ]
     for (app, mesh, injected), cells in rows.items():
         delivery = {"localhost": "127.0.0.1", "pod-ip": "pod IP", "none": "no mesh"}[LAB_MESHES[mesh].delivery]
-        answers = "before injection, reinvoked after" if injected else "before injection"
+        answers = "injected init container (stsmesh reinvoked)" if injected else "annotations at injection"
         without, with_ = _text(cells.get(False)), _text(cells.get(True))
         lines.append(f"| {app} | {mesh} ({delivery}) | {answers} | {without} | {with_} |")
     return "\n".join(lines)
