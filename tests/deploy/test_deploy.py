@@ -178,7 +178,9 @@ def test_register_rejects_bad_flags(tmp_path: Path) -> None:
     assert main(["register", "--url", "http://127.0.0.1:8443/mutate", "--ca-file", "", "--dry-run"], err=err) == 2
     assert "https://" in err.getvalue()
     err = io.StringIO()
-    assert main(["register", "--ca-file", str(tmp_path / "missing.crt"), "--dry-run"], err=err) == 1
+    assert (
+        main(["register", "--ca-file", str(tmp_path / "missing.crt"), "--dry-run"], err=err) == 2
+    )  # EXIT_USAGE: a flag names a file that is not there
     assert "stsmesh certs" in err.getvalue()
 
 
@@ -250,3 +252,28 @@ def test_dockerfile_build_stage_runs_and_ships_the_compiled_core(tmp_path: Path)
     assert yaml.safe_load(dry.stdout)["response"]["patchType"] == "JSONPatch"
     help_text = subprocess.run([str(venv / "bin/stsmesh"), "serve", "--help"], capture_output=True, text=True)
     assert help_text.returncode == 0 and "--cert-file" in help_text.stdout
+
+
+def test_the_readme_flow_registers_the_ca_that_signed_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: `certs -o secret | kubectl apply`, then `register --ca-file certs/ca.crt`. The Secret's
+    certificate must verify against the caBundle register writes (a lost CA meant a new one, and a
+    webhook the apiserver cannot trust, silently skipped under failurePolicy Ignore)."""
+    monkeypatch.chdir(tmp_path)
+    secret_out = io.StringIO()
+    assert main(["certs", "--service", "stsmesh/stsmesh", "-o", "secret"], out=secret_out) == 0
+    secret = yaml.safe_load(secret_out.getvalue())
+    registration_out, err = io.StringIO(), io.StringIO()
+    argv = ["register", "--service", "stsmesh/stsmesh", "--ca-file", "certs/ca.crt", "--dry-run"]
+    assert main(argv, out=registration_out, err=err) == 0, err.getvalue()
+    (webhook,) = yaml.safe_load(registration_out.getvalue())["webhooks"]
+    ca_bundle = base64.b64decode(webhook["clientConfig"]["caBundle"])
+    served = base64.b64decode(secret["data"]["tls.crt"])
+    assert certs.signed_by(served, ca_bundle)
+    assert base64.b64decode(secret["data"]["ca.crt"]) == ca_bundle
+    renewed = io.StringIO()
+    assert main(["certs", "--service", "stsmesh/stsmesh", "-o", "secret"], out=renewed) == 0
+    assert certs.signed_by(base64.b64decode(yaml.safe_load(renewed.getvalue())["data"]["tls.crt"]), ca_bundle), (
+        "a renewal keeps the CA, so the registered caBundle stays valid"
+    )

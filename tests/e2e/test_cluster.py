@@ -8,6 +8,7 @@ what ``review()`` (the dry-run) says for them, and nothing when stsmesh should s
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import shutil
@@ -24,6 +25,7 @@ from kubernetes import client
 
 from tests.e2e.conftest import WebhookProcess, create_namespace, stsmesh, wait_for_pods
 from webhook.core.admission import review
+from webhook.core.exits import EXIT_CLUSTER
 from webhook.core.inputs import pod_from_statefulset, pod_review
 from webhook.core.mesh import MeshHint
 from webhook.core.review import decode_patch
@@ -249,16 +251,16 @@ def test_api_errors_are_short_and_say_what_to_do(api: client.ApiClient, cluster:
     (tmp_path / "nobody.kubeconfig").write_text(yaml.safe_dump(config))
 
     code, _, err = stsmesh("enable", "default", "--kubeconfig", str(tmp_path / "nobody.kubeconfig"))
-    assert code == 1
+    assert code == EXIT_CLUSTER
     assert "forbidden (403)" in err and "RBAC" in err and "Traceback" not in err
 
     code, _, err = stsmesh("enable", "no-such-namespace", "--kubeconfig", str(cluster.kubeconfig))
-    assert code == 1 and "not found (404)" in err
+    assert code == EXIT_CLUSTER and "not found (404)" in err
 
     config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
     (tmp_path / "down.kubeconfig").write_text(yaml.safe_dump(config))
     code, _, err = stsmesh("status", "--kubeconfig", str(tmp_path / "down.kubeconfig"))
-    assert code == 1 and "cannot reach the API server" in err
+    assert code == EXIT_CLUSTER and "cannot reach the API server" in err
 
 
 def test_audit_reports_pods_created_before_the_webhook_until_they_are_recreated(
@@ -291,3 +293,48 @@ def test_audit_reports_pods_created_before_the_webhook_until_they_are_recreated(
                              "--mesh-version", "1.9")  # fmt: skip
     assert code == 0, out + err
     assert "needs restart" not in out and "0 need attention" in out
+
+
+def test_register_is_a_server_side_apply_that_keeps_what_others_own(
+    api: client.ApiClient, cluster: Any, webhook_process: WebhookProcess
+) -> None:
+    """With cert-manager, `register --ca-file ''` leaves the caBundle to its CA injector. Another
+    manager writes the caBundle, cert-manager's annotation and a label; registering again (a new
+    timeout) changes our field and keeps all of theirs, and the apiserver then trusts the server."""
+    kubeconfig = str(cluster.kubeconfig)
+    webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
+    base = ("register", "--url", webhook_process.url, "--ca-file", "", "--kubeconfig", kubeconfig)
+    code, out, err = stsmesh(*base)
+    assert code == 0 and "created" in out, err
+    admission = client.AdmissionregistrationV1Api(api)
+    name = "00-stsmesh"
+    ca_bundle = base64.b64encode(webhook_process.ca_file.read_bytes()).decode()
+    injected = {
+        "metadata": {
+            "annotations": {"cert-manager.io/inject-ca-from": "stsmesh/stsmesh-serving"},
+            "labels": {"team": "platform"},
+        },
+        "webhooks": [{"name": "pods.stsmesh.io", "clientConfig": {"caBundle": ca_bundle}}],
+    }
+    admission.patch_mutating_webhook_configuration(
+        name, injected, field_manager="cert-manager-cainjector", _content_type="application/strategic-merge-patch+json"
+    )
+    try:
+        code, out, err = stsmesh(*base, "--timeout", "7")
+        assert code == 0 and "updated" in out, err
+        stored = json.loads(admission.read_mutating_webhook_configuration(name, _preload_content=False).data)
+        (webhook,) = stored["webhooks"]
+        assert webhook["timeoutSeconds"] == 7, "our field changed"
+        assert webhook["clientConfig"]["caBundle"] == ca_bundle, "the injected caBundle survives"
+        assert stored["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "stsmesh/stsmesh-serving"
+        assert stored["metadata"]["labels"]["team"] == "platform"
+        managers = {entry["manager"] for entry in stored["metadata"]["managedFields"]}
+        assert {"stsmesh", "cert-manager-cainjector"} <= managers, managers
+
+        create_namespace(api, "e2e-ssa")
+        stsmesh("enable", "e2e-ssa", "--kubeconfig", kubeconfig)
+        apply(api, statefulset("zookeeper-bitnami.yaml", "e2e-ssa", replicas=1))
+        (pod,) = wait_for_pods(api, "e2e-ssa", "app.kubernetes.io/name=zookeeper", 1)
+        assert APPLIED in pod["metadata"]["annotations"], "the apiserver trusted the server through the kept caBundle"
+    finally:
+        stsmesh("unregister", "--kubeconfig", kubeconfig)

@@ -72,10 +72,10 @@ def test_dry_run_builds_the_first_pod_of_a_set_that_starts_at_5(tmp_path: Any) -
     path = tmp_path / "sts.yaml"
     path.write_text(yaml.safe_dump(_sts(start=5)))
     out, err = io.StringIO(), io.StringIO()
-    assert main(["dry-run", str(path), "-o", "patched"], out=out, err=err, environ={}) == 0
-    assert yaml.safe_load(out.getvalue())["metadata"]["name"] == "zk-5"
-    assert main(["dry-run", str(path), "--ordinal", "6", "-o", "patched"], out=out, err=err, environ={}) == 0
-    assert main(["dry-run", str(path), "--ordinal", "0"], out=io.StringIO(), err=err, environ={}) == 3
+    assert main(["dry-run", str(path)], out=out, err=err, environ={}) == 0
+    assert out.getvalue().startswith("StatefulSet zk → pod zk-5\n")
+    assert main(["dry-run", str(path), "--ordinal", "6"], out=out, err=err, environ={}) == 0
+    assert main(["dry-run", str(path), "--ordinal", "0"], out=io.StringIO(), err=err, environ={}) == 2
     assert "--ordinal 0 is not one of the StatefulSet's pods" in err.getvalue()
 
 
@@ -102,7 +102,7 @@ def test_namespace_labels_give_the_first_call_its_mesh(tmp_path: Any) -> None:
     out = io.StringIO()
     argv = ["dry-run", str(path), "--namespace-labels", "istio-injection=enabled", "--mesh-version", "1.9"]
     assert main([*argv, "-o", "patched"], out=out, environ={}) == 0
-    annotations = yaml.safe_load(out.getvalue())["metadata"]["annotations"]
+    annotations = yaml.safe_load(out.getvalue())["spec"]["template"]["metadata"]["annotations"]
     assert annotations["traffic.sidecar.istio.io/excludeInboundPorts"] == "2888,3888"
     text = io.StringIO()
     assert main(argv, out=text, environ={}) == 0

@@ -32,9 +32,7 @@ def mesh_line(mesh: MeshContext) -> str:
         return f"unknown ({mesh.evidence}): only fixes safe for every mesh"
     injected = ", already injected" if mesh.injected else ""
     delivery = f"{INBOUND_TEXT[mesh.inbound]}" + (f" [{mesh.delivery_evidence}]" if mesh.delivery_evidence else "")
-    return (
-        f"{mesh.label} {mesh.dataplane}{injected}; {delivery}; {EXCLUSION_TEXT[mesh.exclusion]} ({mesh.evidence})"
-    )
+    return f"{mesh.label} {mesh.dataplane}{injected}; {delivery}; {EXCLUSION_TEXT[mesh.exclusion]} ({mesh.evidence})"
 
 
 def explain(source: str, result: ReviewResult) -> str:

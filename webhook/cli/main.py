@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import logging
 import os
 import sys
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from functools import partial
+from typing import Any, NoReturn, TextIO
 
 import jsonpatch
 import yaml
@@ -28,12 +30,21 @@ from webhook.core.catalogue import Catalogue
 from webhook.core.catalogue.load import builtin_catalogue, dump, with_user_catalogue
 from webhook.core.catalogue.schema import CatalogueError
 from webhook.core.commalist import key_values
-from webhook.core.exits import EXIT_INPUT, EXIT_INVALID_REVIEW, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, CommandError
-from webhook.core.inputs import InputError, load_documents, reviews_from
+from webhook.core.exits import (
+    EXIT_CODES,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INVALID_REVIEW,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+)
+from webhook.core.inputs import FlagMismatch, InputError, load_documents, pod_review, reviews_from
 from webhook.core.mesh import MESH_CHOICES
 from webhook.core.namespaces import MeshKnowledge, NamespaceFacts, namespace_facts
-from webhook.core.review import InvalidReview, decode_patch
+from webhook.core.review import InvalidReview, PatchOp, decode_patch
 from webhook.core.settings import Settings, SettingsError, assemble
+from webhook.core.template import patched_statefulset
 from webhook.perpod import command as rendercmd
 from webhook.perpod import controller_command
 
@@ -67,11 +78,13 @@ mesh: 'auto' reads the pod only (injected proxies, sidecar.istio.io/inject, isti
 linkerd.io/inject); istio/linkerd/none say what the namespace would inject. Evidence on the pod
 wins over the flag. Istio < 1.10 and Linkerd < 2.11 forward inbound traffic to 127.0.0.1.
 
-output (-o): text explains every operation and why; json prints the AdmissionReview response
-(one object for one input, a JSON array for several); patched prints the patched object(s).
+output (-o): text explains every operation and why; json / yaml print the AdmissionReview
+response (one object for one input, a list for several); patched prints the patched object(s):
+a Pod or AdmissionReview object with the patch applied, a StatefulSet with its pod template
+patched (changes that differ per pod are left to the webhook and listed on stderr).
 
 exit codes: 0 done (changed or not), 2 bad flags, 3 unreadable input, 4 not a valid
-AdmissionReview, 1 internal error (please report it).
+AdmissionReview, 70 internal error (please report it).
 
 examples:
   stsmesh dry-run statefulset.yaml --mesh istio --mesh-version 1.9
@@ -101,9 +114,20 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line that says what to do (not the usage block), exit 2;
+    ``--help`` still prints the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stsmesh", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = OneLineParser(
+        prog="stsmesh",
+        description=DESCRIPTION,
+        epilog="exit codes (every command):\n" + "\n".join(f"  {code:>2}  {text}" for code, text in EXIT_CODES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"stsmesh {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -139,7 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--namespace", default="", help="namespace for Pods/StatefulSets without one (default: theirs or 'default')"
     )
     dry.add_argument(
-        "-o", "--output", choices=("text", "json", "patched"), default="text", help="output format (default text)"
+        "-o",
+        "--output",
+        choices=("text", "json", "yaml", "patched"),
+        default="text",
+        help="text (default): every change and why; json/yaml: the AdmissionReview response; patched: the "
+        "patched object (a StatefulSet with its pod template patched, ready for kubectl apply)",
     )
     _add_common(dry)
 
@@ -204,7 +233,7 @@ def build_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Sett
     """The command's settings: flags over ``STSMESH_*`` variables over defaults (one assembly for
     every command, :func:`webhook.core.settings.assemble`)."""
     try:
-        return assemble(vars(args), environ, load_catalogue)
+        return assemble(vars(args), environ, load_catalogue, serving=args.command == "serve")
     except SettingsError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -231,6 +260,9 @@ def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
         default_namespace = args.namespace or (namespaces[0][0] if len(namespaces) == 1 else "")
         items, skipped = reviews_from(docs, origin, ordinal=args.ordinal, namespace=default_namespace)
         flagged = key_values(args.namespace_labels) if args.namespace_labels else None
+    except FlagMismatch as exc:
+        print(f"stsmesh: {exc}", file=err)
+        return EXIT_USAGE
     except InputError as exc:
         print(f"stsmesh: {exc}", file=err)
         return EXIT_INPUT
@@ -242,6 +274,7 @@ def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     if skipped and args.output == "text":
         print(f"(skipped {', '.join(skipped)}: only AdmissionReviews, Pods and StatefulSets are reviewed)", file=err)
     responses: list[dict[str, Any]] = []
+    found_mesh = False
     patched_objects: list[Any] = []
     texts: list[str] = []
     for item in items:
@@ -257,19 +290,46 @@ def cmd_dry_run(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
             print(f"stsmesh: {item.source}: not a valid AdmissionReview: {exc}", file=err)
             return EXIT_INVALID_REVIEW
         responses.append(result.response)
+        if result.mutation is not None and result.mutation.mesh.mesh not in ("none", "unknown"):
+            found_mesh = True
         if args.output == "patched":
+            if item.statefulset is not None:
+                namespace = str(request.get("namespace") or "") if isinstance(request, dict) else ""
+                answer = partial(_answer, settings=settings, knowledge=item_knowledge, namespace=namespace)
+                try:
+                    statefulset, per_pod = patched_statefulset(item.statefulset, namespace, answer)
+                except InputError as exc:
+                    print(f"stsmesh: {exc}", file=err)
+                    return EXIT_INPUT
+                patched_objects.append(statefulset)
+                if per_pod:
+                    paths = ", ".join(f"{op['op']} {op['path']}" for op in per_pod)
+                    print(f"({item.source}: per-pod changes left to the webhook: {paths})", file=err)
+                continue
             ops = decode_patch(result.response)
             patched_objects.append(jsonpatch.apply_patch(original, ops) if ops else original)
         elif args.output == "text":
             texts.append(explain(item.source, result))
+    if args.mesh_version and not args.mesh and not found_mesh:
+        print(
+            f"(--mesh-version {args.mesh_version} applies to the mesh found on the pod or its namespace, and none "
+            "was found: give --mesh too)",
+            file=err,
+        )
+    payload: Any = responses[0] if len(responses) == 1 else responses
     if args.output == "json":
-        payload: Any = responses[0] if len(responses) == 1 else responses
         out.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    elif args.output == "yaml":
+        out.write(yaml.safe_dump(payload, sort_keys=False))
     elif args.output == "patched":
         out.write(yaml.safe_dump_all(patched_objects, sort_keys=False))
     else:
         out.write("\n\n".join(texts) + "\n")
     return EXIT_OK
+
+
+def _answer(pod: dict[str, Any], settings: Settings, knowledge: MeshKnowledge, namespace: str) -> list[PatchOp]:
+    return decode_patch(review(pod_review(pod, namespace), settings, knowledge=knowledge).response)
 
 
 def cmd_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -326,6 +386,7 @@ def main(
 ) -> int:
     """The `stsmesh` command. Returns the exit code (see each command's --help)."""
     err = err or sys.stderr
+    environ = os.environ if environ is None else environ
     try:
         return _main(argv, out or sys.stdout, err, stdin or sys.stdin, environ)
     except BrokenPipeError:
@@ -338,13 +399,36 @@ def main(
     except Exception as exc:  # a bug: one line, not a traceback (STSMESH_DEBUG=1 shows it)
         if os.environ.get("STSMESH_DEBUG") == "1":
             raise
-        print(f"stsmesh: internal error ({type(exc).__name__}: {exc}); please report it", file=err)
-        return EXIT_PROBLEM
+        say_error(f"internal error ({type(exc).__name__}: {exc}); please report it", err, _log_format(argv, environ))
+        return EXIT_INTERNAL
 
 
-def _main(
-    argv: Sequence[str] | None, out: TextIO, err: TextIO, stdin: TextIO, environ: Mapping[str, str] | None
-) -> int:
+def say_error(message: str, err: TextIO, log_format: str) -> None:
+    """The one line a failed command prints: ``stsmesh: ...``, or a JSON log line under
+    ``--log-format json`` (so a log pipeline parses start-up failures too)."""
+    if log_format == "json":
+        from webhook.server.logs import make_formatter
+
+        record = logging.makeLogRecord({"name": "stsmesh", "levelno": logging.ERROR, "levelname": "ERROR",
+                                        "msg": message})  # fmt: skip
+        print(make_formatter("json").format(record), file=err)
+    else:
+        print(f"stsmesh: {message}", file=err)
+
+
+def _log_format(argv: Sequence[str] | None, environ: Mapping[str, str]) -> str:
+    """``--log-format`` as given (read from argv: the failure may come before parsing ends), else
+    ``STSMESH_LOG_FORMAT``."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    for index, word in enumerate(words):
+        if word == "--log-format" and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith("--log-format="):
+            return word.partition("=")[2]
+    return environ.get("STSMESH_LOG_FORMAT", "text")
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO, stdin: TextIO, environ: Mapping[str, str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -355,7 +439,7 @@ def _main(
     try:
         if args.command in CLUSTER_COMMANDS:
             return CLUSTER_COMMANDS[args.command](args, out)
-        settings = build_settings(args, os.environ if environ is None else environ)
+        settings = build_settings(args, environ)
         if args.command == "audit":
             return audit_cmd.cmd_audit(args, out, settings)
         if args.command == "dry-run":
@@ -365,10 +449,10 @@ def _main(
         if args.command == "serve":
             return cmd_serve(settings)
     except UsageError as exc:
-        print(f"stsmesh: {exc}", file=err)
+        say_error(str(exc), err, _log_format(argv, environ))
         return EXIT_USAGE
     except CommandError as exc:
-        print(f"stsmesh: {exc}", file=err)
+        say_error(str(exc), err, _log_format(argv, environ))
         return exc.code
     parser.print_help(err)
     return EXIT_USAGE

@@ -7,7 +7,7 @@ import argparse
 from typing import Any, TextIO
 
 from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module, mesh_flags, scope_flags
-from webhook.core.exits import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, CommandError
+from webhook.core.exits import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CommandError
 from webhook.core.settings import Settings
 
 
@@ -19,7 +19,8 @@ def add_parser(commands: Any) -> None:
             "Review every StatefulSet pod as the webhook would now. Reports pods missing fixes (restart them),"
             " apps that listen on the pod IP only or on 127.0.0.1 only (so they break on one side of Istio"
             " 1.10 / Linkerd 2.11), and mesh annotations that conflict with each other or with the injected"
-            " proxy. Exit 1 when anything needs attention, so it can gate a CI pipeline."
+            " proxy. Exit 1 when anything needs attention and 5 when the cluster could not be checked, so a CI"
+            " gate can tell the two apart."
         ),
     )
     scope_flags(a, "every namespace (default: the enabled ones)")
@@ -61,4 +62,4 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
         out.write(json.dumps({"pods": [a.as_dict() for a in audits]}, indent=2) + "\n")
     else:
         out.write(audit.table(audits))
-    return EXIT_PROBLEM if any(a.broken for a in audits) else EXIT_OK
+    return EXIT_ATTENTION if any(a.broken for a in audits) else EXIT_OK

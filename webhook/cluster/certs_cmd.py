@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,8 +23,9 @@ def add_parser(commands: Any) -> None:
         help="make a CA and a serving certificate for the webhook (files in certs/, or a Secret)",
         description=(
             "Make (or renew) the webhook's CA and serving certificate. The CA in --out-dir is reused when"
-            " present, so renewing the serving certificate keeps the registered caBundle valid. SANs: <svc>,"
-            " <svc>.<ns>, <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local, plus --ip/--dns."
+            " present, so renewing the serving certificate keeps the registered caBundle valid; with -o secret"
+            " the CA is still written there (register --ca-file reads it). SANs: <svc>, <svc>.<ns>,"
+            " <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local, plus --ip/--dns."
         ),
         epilog=(
             "examples:\n"
@@ -47,11 +49,41 @@ def add_parser(commands: Any) -> None:
     c.add_argument("--secret-name", default="stsmesh-tls")
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    for flag, days in (("--days", args.days), ("--ca-days", args.ca_days)):
+        if not 1 <= days <= 36500:
+            raise CommandError(f"{flag} {days}: give a validity of 1 to 36500 days", EXIT_USAGE)
+    if args.renew_within is not None and args.renew_within < 0:
+        raise CommandError(f"--renew-within {args.renew_within}: give a number of days, 0 or more", EXIT_USAGE)
+    for ip in args.ip:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise CommandError(
+                f"--ip {ip}: not an IPv4 or IPv6 address (for a host name use --dns)", EXIT_USAGE
+            ) from None
+
+
 def cmd_certs(args: argparse.Namespace, out: TextIO) -> int:
     try:
         namespace, service = manifests.parse_service(args.service)
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
+    _check_flags(args)
+    try:
+        return _make(args, out, namespace, service)
+    except OSError as exc:
+        where = exc.filename or args.out_dir
+        raise CommandError(
+            f"cannot use {where}: {exc.strerror or exc}; choose a writable --out-dir", EXIT_USAGE
+        ) from exc
+    except ValueError as exc:  # an unreadable CA in --out-dir
+        raise CommandError(
+            f"cannot read the CA in {args.out_dir} ({exc}); move it away to make a new one", EXIT_USAGE
+        ) from exc
+
+
+def _make(args: argparse.Namespace, out: TextIO, namespace: str, service: str) -> int:
     dns = [*certs.service_dns_names(service, namespace), *args.dns]
     if args.ip:
         dns.append("localhost")
@@ -72,14 +104,14 @@ def cmd_certs(args: argparse.Namespace, out: TextIO) -> int:
     else:
         made_ca = False
     serving = certs.make_serving_cert(ca, now, dns, args.ip, days=args.days, key_type=args.key_type)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if made_ca:  # kept for -o secret too: `register --ca-file certs/ca.crt` and the next renewal read it
+        _write(ca_cert, ca.cert, 0o644)
+        _write(ca_key, ca.key, 0o600)
     if args.output == "secret":
         secret = manifests.tls_secret(args.secret_name, namespace, serving.cert, serving.key, ca.cert)
         out.write(yaml.safe_dump(secret, sort_keys=False))
         return EXIT_OK
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if made_ca:
-        _write(ca_cert, ca.cert, 0o644)
-        _write(ca_key, ca.key, 0o600)
     _write(tls_crt, serving.cert, 0o644)
     _write(tls_key, serving.key, 0o600)
     info = certs.cert_info(serving.cert)

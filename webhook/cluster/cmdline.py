@@ -7,7 +7,7 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from webhook.core.exits import CommandError
+from webhook.core.exits import EXIT_CLUSTER, CommandError
 from webhook.core.mesh import MESH_CHOICES
 
 
@@ -49,4 +49,4 @@ def call(fn: Any) -> Any:
     try:
         return fn()
     except kube.KubeError as exc:
-        raise CommandError(str(exc)) from exc
+        raise CommandError(str(exc), EXIT_CLUSTER) from exc

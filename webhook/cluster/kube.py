@@ -9,16 +9,20 @@ Never used on the request path.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar, cast
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import InsecureRequestWarning
 
 from webhook.cluster.manifests import ENABLE_LABEL, ENABLE_VALUE, WEBHOOK_CONFIGURATION_NAME, namespace_label_patch
+from webhook.core.shapes import POD_NAME_LABEL
 
 T = TypeVar("T")
 
@@ -31,20 +35,30 @@ class KubeError(Exception):
         self.status = status
 
 
+CONNECT_RETRIES = 1
+"""urllib3 retries a refused connection 3 times by default, each with a warning: the CLI tries once
+more, then says in one line that the cluster cannot be reached."""
+
+
 def api_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
     """From --kubeconfig / $KUBECONFIG / ~/.kube/config, else in-cluster."""
+    configuration = client.Configuration()
     try:
-        if kubeconfig or context:
-            return cast(client.ApiClient, config.new_client_from_config(config_file=kubeconfig, context=context))
         try:
-            return cast(client.ApiClient, config.new_client_from_config())
+            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
         except (ConfigException, OSError):
-            config.load_incluster_config()
-            return client.ApiClient()
+            if kubeconfig or context:
+                raise
+            config.load_incluster_config(client_configuration=configuration)
     except (ConfigException, OSError) as exc:
         raise KubeError(
             f"no usable kubeconfig ({exc}); set KUBECONFIG, pass --kubeconfig FILE, or run inside a pod"
         ) from exc
+    configuration.retries = CONNECT_RETRIES
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # its retry warnings; we say it once
+    if not configuration.verify_ssl:  # the kubeconfig's insecure-skip-tls-verify: chosen, and kubectl is quiet too
+        urllib3.disable_warnings(InsecureRequestWarning)
+    return client.ApiClient(configuration)
 
 
 def _call(what: str, host: str, fn: Callable[[], T]) -> T:
@@ -64,9 +78,27 @@ def translated(what: str, api: client.ApiClient, fn: Callable[[], T]) -> T:
 
 def _unreachable(what: str, host: str, exc: Exception) -> KubeError:
     return KubeError(
-        f"cannot reach the API server at {host} to {what} ({type(exc).__name__}); "
+        f"cannot reach the API server at {host} to {what} ({_root_cause(exc)}); "
         "check the kubeconfig's server address and that the cluster is up"
     )
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason urllib3 wraps (``connection refused``, a TLS failure, a timeout)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        reason = getattr(seen, "reason", None)
+        if isinstance(reason, BaseException):
+            seen = reason
+            continue
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror.lower()
+        cause = seen.__cause__ or seen.__context__
+        if cause is None:
+            break
+        seen = cause
+    message = str(seen or exc).split(": ")[-1]
+    return message[:120] or type(exc).__name__
 
 
 def explain(what: str, exc: ApiException) -> str:
@@ -101,63 +133,80 @@ def _raw(response: Any) -> dict[str, Any]:
     return data
 
 
+FIELD_MANAGER = "stsmesh"
+"""Our field manager for server-side apply: the fields others own (cert-manager's caBundle and
+``inject-ca-from`` annotation, labels added by others) are theirs and survive our apply."""
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
 def apply_webhook_configuration(api: client.ApiClient, body: dict[str, Any]) -> str:
-    """Create, or replace when it exists (keeping its resourceVersion); returns created/updated."""
+    """Server-side apply ``body`` as :data:`FIELD_MANAGER`; returns created/updated.
+
+    Forced: the fields in ``body`` are stsmesh's to set, even where another manager set them last
+    (an older ``register`` without a manager, ``kubectl apply``); fields absent from ``body`` (no
+    ``caBundle`` when ``--ca-file ''`` leaves it to cert-manager) stay with their owners."""
     admission = client.AdmissionregistrationV1Api(api)
     name = body["metadata"]["name"]
-    host = _host(api)
-    try:
-        # The client sends plain dicts as they are; its model classes would drop unknown fields.
-        admission.create_mutating_webhook_configuration(body=cast(Any, body), _preload_content=False)
-        return "created"
-    except ApiException as exc:
-        if exc.status != 409:
-            raise KubeError(explain(f"create MutatingWebhookConfiguration {name}", exc), exc.status) from exc
-    except (Urllib3Error, OSError) as exc:
-        raise _unreachable(f"create MutatingWebhookConfiguration {name}", host, exc) from exc
-    current = get_webhook_configuration(api, name) or {}
-    version = current.get("metadata", {}).get("resourceVersion")
-    updated = dict(body, metadata=dict(body["metadata"], resourceVersion=version))
-    _call(
-        f"update MutatingWebhookConfiguration {name}",
-        host,
-        lambda: admission.replace_mutating_webhook_configuration(
-            name=name, body=cast(Any, updated), _preload_content=False
+    existed = get_webhook_configuration(api, name) is not None
+    translated(
+        f"apply MutatingWebhookConfiguration {name}",
+        api,
+        lambda: admission.patch_mutating_webhook_configuration(
+            name=name,
+            body=cast(Any, body),
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY_PATCH,
+            _preload_content=False,
         ),
     )
-    return "updated"
+    return "updated" if existed else "created"
 
 
 def get_webhook_configuration(api: client.ApiClient, name: str = WEBHOOK_CONFIGURATION_NAME) -> dict[str, Any] | None:
     admission = client.AdmissionregistrationV1Api(api)
-    try:
-        return _raw(admission.read_mutating_webhook_configuration(name=name, _preload_content=False))
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise KubeError(explain(f"read MutatingWebhookConfiguration {name}", exc), exc.status) from exc
-    except (Urllib3Error, OSError) as exc:
-        raise _unreachable(f"read MutatingWebhookConfiguration {name}", _host(api), exc) from exc
+    return _unless_missing(
+        f"read MutatingWebhookConfiguration {name}",
+        api,
+        lambda: _raw(admission.read_mutating_webhook_configuration(name=name, _preload_content=False)),
+    )
 
 
 def delete_webhook_configuration(api: client.ApiClient, name: str = WEBHOOK_CONFIGURATION_NAME) -> bool:
     admission = client.AdmissionregistrationV1Api(api)
+    deleted = _unless_missing(
+        f"delete MutatingWebhookConfiguration {name}",
+        api,
+        lambda: admission.delete_mutating_webhook_configuration(name=name, _preload_content=False) or True,
+    )
+    return deleted is not None
+
+
+def _unless_missing(what: str, api: client.ApiClient, fn: Callable[[], T]) -> T | None:
+    """``fn()``, or None when the object does not exist (404); other failures as :func:`translated`."""
     try:
-        admission.delete_mutating_webhook_configuration(name=name, _preload_content=False)
-        return True
-    except ApiException as exc:
+        return translated(what, api, fn)
+    except KubeError as exc:
         if exc.status == 404:
-            return False
-        raise KubeError(explain(f"delete MutatingWebhookConfiguration {name}", exc), exc.status) from exc
+            return None
+        raise
 
 
 def set_namespace_enabled(api: client.ApiClient, namespace: str, enabled: bool) -> None:
+    """Set or remove our label, and nothing else, as :data:`FIELD_MANAGER`. A merge patch, not an
+    apply: an apply would create a namespace whose name was mistyped."""
     core = client.CoreV1Api(api)
     verb = "enable" if enabled else "disable"
-    _call(
+    translated(
         f"{verb} namespace {namespace}",
-        _host(api),
-        lambda: core.patch_namespace(name=namespace, body=namespace_label_patch(enabled), _preload_content=False),
+        api,
+        lambda: core.patch_namespace(
+            name=namespace,
+            body=namespace_label_patch(enabled),
+            field_manager=FIELD_MANAGER,
+            _content_type="application/merge-patch+json",
+            _preload_content=False,
+        ),
     )
 
 
@@ -175,7 +224,7 @@ def enabled_namespaces(api: client.ApiClient) -> list[str]:
 def statefulset_pods(api: client.ApiClient, namespaces: list[str] | None) -> list[dict[str, Any]]:
     """Pods (as plain dicts) in ``namespaces`` (None: all) that carry the StatefulSet pod-name label."""
     core = client.CoreV1Api(api)
-    selector = "statefulset.kubernetes.io/pod-name"
+    selector = POD_NAME_LABEL
     if namespaces is None:
         data = _call(
             "list pods",

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from webhook.core.shapes import POD_NAME_LABEL
+
 WEBHOOK_CONFIGURATION_NAME = "00-stsmesh"
 WEBHOOK_NAME = "pods.stsmesh.io"
 ENABLE_LABEL = "stsmesh.io/enabled"
@@ -109,7 +111,7 @@ def webhook_configuration(
                 },
                 "objectSelector": {
                     "matchExpressions": [
-                        {"key": "statefulset.kubernetes.io/pod-name", "operator": "Exists"},
+                        {"key": POD_NAME_LABEL, "operator": "Exists"},
                         {"key": "stsmesh.io/skip", "operator": "NotIn", "values": ["true"]},
                     ]
                 },

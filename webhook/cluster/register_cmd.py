@@ -60,7 +60,8 @@ def build_configuration(args: argparse.Namespace) -> dict[str, Any]:
         ca = Path(args.ca_file).read_bytes() if args.ca_file else b""
     except OSError as exc:
         raise CommandError(
-            f"cannot read the CA {args.ca_file} ({exc.strerror}); make one with `stsmesh certs` or pass --ca-file"
+            f"cannot read the CA {args.ca_file} ({exc.strerror}); make one with `stsmesh certs` or pass --ca-file",
+            EXIT_USAGE,
         ) from exc
     if args.url:
         try:

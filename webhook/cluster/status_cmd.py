@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from webhook.cluster import manifests
 from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module
 from webhook.core import certs
-from webhook.core.exits import EXIT_OK, EXIT_PROBLEM
+from webhook.core.exits import EXIT_ATTENTION, EXIT_OK
 
 
 def add_parser(commands: Any) -> None:
@@ -53,7 +53,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     )
     for check in checks:
         out.write(f"{'ok ' if check.ok else 'BAD'} {check.name}: {check.detail}\n")
-    return EXIT_OK if all(c.ok for c in checks) else EXIT_PROBLEM
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_ATTENTION
 
 
 def _registration_checks(configuration: dict[str, Any], cert_file: str | None) -> list[Check]:

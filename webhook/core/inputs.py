@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from webhook.core.shapes import expand_lists, mapping, name_of
+from webhook.core.shapes import POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL, expand_lists, mapping, name_of
 
 REVIEW_API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 UID_NAMESPACE = uuid.UUID("6f1c1a52-3c5e-4c1e-9d87-5a1b8a0e3b11")
@@ -28,12 +28,18 @@ class InputError(ValueError):
     """The file is not something the dry-run can read; the message says what it accepts."""
 
 
+class FlagMismatch(InputError):
+    """The input is fine but a flag does not fit it (an ``--ordinal`` the StatefulSet has no pod for)."""
+
+
 @dataclass(frozen=True)
 class Item:
     """One review to run, and where it came from (for the explanation)."""
 
     source: str
     review: dict[str, Any]
+    statefulset: dict[str, Any] | None = None
+    """The StatefulSet the reviewed pod was built from, when it was."""
 
 
 def load_documents(text: str, origin: str) -> list[dict[str, Any]]:
@@ -65,7 +71,8 @@ def reviews_from(
             items.append(Item(f"Pod {name}", pod_review(copy.deepcopy(doc), namespace)))
         elif kind == "StatefulSet":
             pod = pod_from_statefulset(doc, ordinal, namespace)
-            items.append(Item(f"StatefulSet {name} → pod {pod['metadata']['name']}", pod_review(pod, namespace)))
+            source = f"StatefulSet {name} → pod {pod['metadata']['name']}"
+            items.append(Item(source, pod_review(pod, namespace), statefulset=doc))
         else:
             skipped.append(f"{kind or 'document without kind'} {name}".strip())
     if not items:
@@ -102,7 +109,7 @@ def ordinals_of(spec: Mapping[str, Any], set_name: str) -> range:
 def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int | None = None, namespace: str = "") -> dict[str, Any]:
     """The pod the StatefulSet controller would create for ``ordinal`` (default: its first pod)."""
     if ordinal is not None and ordinal < 0:
-        raise InputError("--ordinal must be 0 or more")
+        raise FlagMismatch("--ordinal must be 0 or more")
     metadata = mapping(sts.get("metadata"))
     set_name = metadata.get("name")
     if not isinstance(set_name, str) or not set_name:
@@ -114,7 +121,7 @@ def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int | None = None, nam
         ordinal = ordinals.start
     elif ordinal not in ordinals and not (len(ordinals) == 0 and ordinal == ordinals.start):
         last = f"{set_name}-{ordinals[-1]}" if ordinals else "none (replicas: 0)"
-        raise InputError(
+        raise FlagMismatch(
             f"--ordinal {ordinal} is not one of the StatefulSet's pods (ordinals {ordinals.start} to "
             f"{ordinals.start + len(ordinals) - 1}: {set_name}-{ordinals.start} .. {last})"
         )
@@ -123,9 +130,9 @@ def pod_from_statefulset(sts: Mapping[str, Any], ordinal: int | None = None, nam
     name = f"{set_name}-{ordinal}"
     ns = namespace or metadata.get("namespace") or "default"
     labels = dict(tmeta.get("labels") or {})
-    labels["statefulset.kubernetes.io/pod-name"] = name
-    labels["apps.kubernetes.io/pod-index"] = str(ordinal)
-    labels.setdefault("controller-revision-hash", f"{set_name}-dryrun")
+    labels[POD_NAME_LABEL] = name
+    labels[POD_INDEX_LABEL] = str(ordinal)
+    labels.setdefault(REVISION_LABEL, f"{set_name}-dryrun")
     pod_meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels}
     if tmeta.get("annotations"):
         pod_meta["annotations"] = dict(tmeta["annotations"])

@@ -8,7 +8,7 @@ environment mapping and a function that loads a catalogue file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -118,6 +118,30 @@ ENV_VARS: Mapping[str, str] = {
 }
 """The environment variable of each plain setting (its flag, where it has one, is ``--<name>``)."""
 
+REVIEW_SETTINGS = frozenset({"on_rule_error", "excluded_namespaces", "deadline_margin_seconds"})
+"""The plain settings ``review()`` reads; the others only matter to ``serve`` (so ``dry-run`` and
+``audit`` ignore, say, an ``STSMESH_PORT`` that is not a number)."""
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+_BOUNDS: Mapping[str, tuple[float, float]] = {
+    "port": (0, 65535),
+    "cert_reload_seconds": (0.1, 86400),
+    "max_body_bytes": (1024, 1 << 30),
+    "keepalive_timeout": (0, 86400),
+    "shutdown_drain_seconds": (0, 3600),
+    "shutdown_timeout_seconds": (0, 3600),
+    "deadline_margin_seconds": (0, 30),
+}
+"""The values a number setting accepts (inclusive): outside them it is a mistake, not a choice."""
+
+_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "on_rule_error": ("allow", "deny"),
+    "log_format": ("text", "json"),
+    "log_level": LOG_LEVELS,
+    "watch_cluster": ("auto", "on", "off"),
+}
+
 INPUT_ENV_VARS: Mapping[str, str] = {
     "mesh": "STSMESH_MESH",
     "mesh_version": "STSMESH_MESH_VERSION",
@@ -132,11 +156,12 @@ class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names the setting and what it accepts."""
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Typed values for every ``STSMESH_*`` variable present in ``environ``."""
+def env_overrides(environ: Mapping[str, str], names: Collection[str] = ENV_VARS.keys()) -> dict[str, Any]:
+    """Typed values for the ``STSMESH_*`` variables of ``names`` present in ``environ``."""
     types = {f.name: f.type for f in fields(Settings)}
     values: dict[str, Any] = {}
-    for name, var in ENV_VARS.items():
+    for name in names:
+        var = ENV_VARS[name]
         raw = environ.get(var)
         if raw is None or raw == "":
             continue
@@ -152,13 +177,21 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
                 values[name] = raw
         except ValueError as exc:
             raise SettingsError(f"{var}={raw!r} is not a valid {kind}") from exc
-    if values.get("on_rule_error", "allow") not in ("allow", "deny"):
-        raise SettingsError("STSMESH_ON_RULE_ERROR must be 'allow' or 'deny'")
-    if values.get("log_format", "text") not in ("text", "json"):
-        raise SettingsError("STSMESH_LOG_FORMAT must be 'text' or 'json'")
-    if values.get("watch_cluster", "auto") not in ("auto", "on", "off"):
-        raise SettingsError("STSMESH_WATCH_CLUSTER must be 'auto', 'on' or 'off'")
     return values
+
+
+def checked(name: str, value: Any, given_as: str) -> Any:
+    """``value`` for setting ``name`` if usable (a log level in any case comes back upper-case);
+    else :class:`SettingsError` naming ``given_as`` (the flag or variable) and what it accepts."""
+    if name in _BOUNDS:
+        low, high = _BOUNDS[name]
+        if not low <= value <= high:
+            raise SettingsError(f"{given_as} {value} is out of range: use {low:g} to {high:g}")
+    if name in _CHOICES:
+        value = value.upper() if name == "log_level" else value
+        if value not in _CHOICES[name]:
+            raise SettingsError(f"{given_as} {value!r} is not one of {', '.join(_CHOICES[name])}")
+    return value
 
 
 def parse_namespace_hints(text: str) -> dict[str, MeshHint]:
@@ -182,17 +215,22 @@ def assemble(
     flags: Mapping[str, Any],
     environ: Mapping[str, str],
     load_catalogue: Callable[[str], Catalogue],
+    *,
+    serving: bool = True,
 ) -> Settings:
     """The settings for one command: each flag given wins over its ``STSMESH_*`` variable, which
     wins over the default. ``flags`` maps setting and input names (:data:`ENV_VARS`,
     :data:`INPUT_ENV_VARS`) to parsed values, None or absent when not given; other keys are ignored.
     ``load_catalogue(path)`` returns the effective catalogue for a user file (the edge reads it).
-    Raises :class:`SettingsError` naming the flag or variable."""
-    values = env_overrides(environ)
-    for name in ENV_VARS:
+    ``serving``: False for the commands that only review (``dry-run``, ``audit``, ``catalogue``),
+    which read only :data:`REVIEW_SETTINGS` of the plain ones. Raises :class:`SettingsError` naming
+    the flag or variable and what it accepts."""
+    names = ENV_VARS.keys() if serving else REVIEW_SETTINGS
+    values = {name: checked(name, value, ENV_VARS[name]) for name, value in env_overrides(environ, names).items()}
+    for name in names:
         value = flags.get(name)
         if value is not None:
-            values[name] = value
+            values[name] = checked(name, value, f"--{name.replace('_', '-')}")
 
     def given(name: str) -> str:
         value = flags.get(name)

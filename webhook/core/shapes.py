@@ -14,6 +14,12 @@ ContainerList = Literal["containers", "initContainers"]
 CONTAINER_LISTS: Final[tuple[ContainerList, ...]] = ("initContainers", "containers")
 """Both container lists, init containers first (the order the kubelet starts them in)."""
 
+POD_NAME_LABEL: Final = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL: Final = "apps.kubernetes.io/pod-index"
+REVISION_LABEL: Final = "controller-revision-hash"
+CONTROLLER_LABELS: Final = (POD_NAME_LABEL, POD_INDEX_LABEL, REVISION_LABEL)
+"""The labels the StatefulSet controller puts on each pod it makes (``pod-index`` since 1.28)."""
+
 
 def mapping(value: object) -> dict[str, Any]:
     """``value`` if it is an object, else an empty one."""

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webhook.core.shapes import POD_NAME_LABEL
 from webhook.perpod.options import OUTSIDE_SERVICE_TYPES
 from webhook.perpod.ports import PodPort
 
-POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "stsmesh"
 STATEFULSET_LABEL = "stsmesh.io/statefulset"

@@ -37,12 +37,11 @@ from typing import Any
 
 from webhook.core.inputs import InputError, ordinals_of, pod_from_statefulset
 from webhook.core.mesh import MeshContext, detect
-from webhook.core.shapes import expand_lists, mapping, metadata_map, metadata_text, name_of
+from webhook.core.shapes import POD_NAME_LABEL, expand_lists, mapping, metadata_map, metadata_text, name_of
 from webhook.perpod.objects import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     ORDINAL_LABEL,
-    POD_NAME_LABEL,
     STATEFULSET_LABEL,
     GatewayRoute,
     gateway,

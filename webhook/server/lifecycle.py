@@ -175,6 +175,28 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def serving_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """The listener's TLS context, or a :class:`CommandError` naming the file and what is wrong."""
+    for what, path in (("certificate", cert_file), ("key", key_file)):
+        try:
+            Path(path).read_bytes()
+        except OSError as error:
+            raise CommandError(
+                f"cannot read the serving {what} {path}: {error.strerror or error}; "
+                "give --cert-file/--key-file (STSMESH_CERT_FILE/STSMESH_KEY_FILE), or neither for a throwaway one",
+                EXIT_USAGE,
+            ) from error
+    try:
+        return server_context(cert_file, key_file)
+    except ssl.SSLError as error:
+        reason = (
+            "the key does not match the certificate"
+            if "KEY_VALUES_MISMATCH" in str(error)
+            else (f"not a PEM certificate and key ({error.reason or error})")
+        )
+        raise CommandError(f"cannot serve {cert_file} with key {key_file}: {reason}", EXIT_USAGE) from error
+
+
 async def run(
     settings: Settings,
     *,
@@ -201,7 +223,11 @@ async def run(
             stop.set()
 
     try:
-        if not settings.cert_file:
+        # What can refuse to start goes first, before anything is logged or made.
+        key_file = settings.key_file or settings.cert_file
+        context = serving_context(settings.cert_file, key_file) if settings.cert_file else None
+        view = cluster_view(settings, os.environ)
+        if context is None:
             files = write_self_signed()
             selfsigned_directory = files.directory
             settings = settings.with_overrides(cert_file=str(files.cert_file), key_file=str(files.key_file))
@@ -211,6 +237,7 @@ async def run(
                 files.cert_file,
                 files.key_file,
             )
+            context = serving_context(settings.cert_file, settings.key_file)
         if settings.keepalive_timeout <= APISERVER_IDLE_TIMEOUT_SECONDS:
             log.warning(
                 "keep-alive timeout %.0f s is not above the apiserver's %.0f s idle timeout: calls can fail "
@@ -218,8 +245,7 @@ async def run(
                 settings.keepalive_timeout,
                 APISERVER_IDLE_TIMEOUT_SECONDS,
             )
-        context = server_context(settings.cert_file, settings.key_file or settings.cert_file)
-        server = await start_server(settings, context, cluster_view(settings, os.environ))
+        server = await start_server(settings, context, view)
         freeze_startup_objects()
         for signum in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread

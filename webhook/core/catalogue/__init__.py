@@ -25,7 +25,6 @@ INBOUND_MODES = ("localhost", "pod-ip", "unknown")
 DATAPLANES = ("sidecar", "native-sidecar", "ambient")
 
 
-
 @dataclass(frozen=True)
 class Fix:
     id: str

@@ -32,7 +32,6 @@ Handler = Callable[[PodEditor, RuleContext, ContainerRef, AppMatch, Fix, Report]
 """A handler of one container's settings."""
 
 
-
 def _relevant(ctx: RuleContext, fix: Fix) -> bool:
     return ctx.mesh.proxied
 

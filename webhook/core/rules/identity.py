@@ -12,9 +12,8 @@ from typing import Final
 
 from webhook.core.patch import PodEditor
 from webhook.core.rules import Report, Rule, RuleContext
+from webhook.core.shapes import POD_INDEX_LABEL, POD_NAME_LABEL
 
-POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
-POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 FIX = "identity-labels"
 
 

@@ -184,6 +184,7 @@ def _set_merged_ports(editor: PodEditor, key: str, ports: Sequence[int]) -> None
 
 # --- injected init containers ---------------------------------------------------------------------
 
+
 def _patch_redirect_init(
     editor: PodEditor,
     mesh: MeshContext,
