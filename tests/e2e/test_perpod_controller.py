@@ -149,3 +149,25 @@ def test_controller_follows_scaling_restarts_and_deletion(
     client.AppsV1Api(api).delete_namespaced_stateful_set("zk", NS, propagation_policy="Background")
     eventually(lambda: per_pod(api) == set(), "per-pod Services deleted with their StatefulSet", timeout=60)
     assert "zk-4" in services(api) and "zk-hs" in services(api)
+
+
+def test_controller_outlives_an_apiserver_restart_and_catches_up(
+    api: client.ApiClient, cluster: Any, controller: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    """kube-apiserver killed and started again (same etcd) while the controller watches: the same
+    process carries on, and a scale-up made right after the restart is followed."""
+    namespace_api = client.CoreV1Api(api)
+    if NS not in {n.metadata.name for n in namespace_api.list_namespace().items}:
+        create_namespace(api, NS)
+    client.AppsV1Api(api).create_namespaced_stateful_set(NS, zk_statefulset(1))
+    process = controller()
+    try:
+        eventually(lambda: per_pod(api) == {"zk-0"}, "1 per-pod Service")
+        cluster.restart_apiserver()
+        assert process.poll() is None, "the controller exited when the apiserver went away"
+        scale(api, 3)
+        eventually(lambda: per_pod(api) == {"zk-0", "zk-1", "zk-2"}, "scale-up after the restart", timeout=60)
+        assert process.poll() is None
+    finally:
+        client.AppsV1Api(api).delete_namespaced_stateful_set("zk", NS, propagation_policy="Background")
+        eventually(lambda: per_pod(api) == set(), "cleaned up", timeout=60)

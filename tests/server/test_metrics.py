@@ -67,3 +67,18 @@ def test_empty_registry_still_exports_every_family() -> None:
     ):
         assert f"# TYPE {name} " in text or f"# TYPE {name}_total counter" in text, name  # fmt: skip
     assert "stsmesh_admission_request_duration_seconds_count 0.0" in text
+
+
+def test_build_info_process_metrics_and_no_created_series() -> None:
+    from webhook import __version__
+
+    metrics = Metrics()
+    metrics.record_request("patched", 200, 0.002, ("zookeeper-listen-all-ips",))
+    metrics.count_cert_reload("ok")
+    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    (build,) = families["stsmesh_build_info"].samples
+    assert build.value == 1 and build.labels["version"] == __version__ and build.labels["compiled"] in ("true", "false")
+    for name in ("process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds", "python_info"):
+        assert name in families, name
+    names = [s.name for f in families.values() for s in f.samples]
+    assert not [n for n in names if n.endswith("_created")], "no _created series"

@@ -22,6 +22,7 @@ only where their CRDs are served (else one warning, and Services only).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import Any, cast
 
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from webhook.core.mesh import MeshHint
 from webhook.core.shapes import items, mapping, metadata_map
@@ -290,6 +292,10 @@ def _drifted(current: dict[str, Any], desired: dict[str, Any]) -> bool:
     return False
 
 
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+
+
 def run(
     api: client.ApiClient,
     namespaces: list[str] | None,
@@ -299,34 +305,59 @@ def run(
     stop: threading.Event | None = None,
     on_pass: Callable[[Counts], None] | None = None,
 ) -> None:
-    """Reconcile everything, then follow StatefulSet changes, resyncing every ``resync_seconds``."""
+    """Reconcile everything, then follow StatefulSet changes, resyncing every ``resync_seconds``.
+
+    Never ends on an API error: a failed pass or a broken watch (the apiserver restarting, a dropped
+    connection, 410 Gone for a watch too old) is logged and retried after a capped, jittered
+    backoff, and every retry starts with a full pass, so what changed meanwhile is caught up."""
     reconciler = Reconciler(api, default_hint)
     stop = stop or threading.Event()
+    failures = 0
     while not stop.is_set():
-        counts = reconciler.reconcile_all(namespaces)
-        if on_pass is not None:
-            on_pass(counts)
-        watcher = watch.Watch()
-        if namespaces is None:
-            stream = watcher.stream(
-                reconciler.apps.list_stateful_set_for_all_namespaces, timeout_seconds=resync_seconds
-            )
-        elif len(namespaces) == 1:
-            stream = watcher.stream(
-                reconciler.apps.list_namespaced_stateful_set, namespaces[0], timeout_seconds=resync_seconds
-            )
-        else:
-            stop.wait(resync_seconds)
-            continue
-        for event in stream:
-            if stop.is_set():
-                watcher.stop()
-                break
-            if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                obj = api.sanitize_for_serialization(event["object"])
-                try:
-                    reconciler.reconcile(obj)
-                except ApiException as exc:
-                    log.warning(
-                        "reconcile of %s failed (%s); retried on the next pass", obj["metadata"]["name"], exc.reason
-                    )
+        try:
+            counts = reconciler.reconcile_all(namespaces)
+            if on_pass is not None:
+                on_pass(counts)
+            if failures:
+                log.info("reconciling again after %d failed attempt(s)", failures)
+            failures = 0
+            _follow(api, reconciler, namespaces, resync_seconds, stop)
+        except (ApiException, Urllib3Error, OSError) as exc:
+            failures += 1
+            delay = min(BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (failures - 1))
+            delay *= random.uniform(0.5, 1.0)  # jitter: replicas and restarts do not retry in step
+            reason = f"{exc.status} {exc.reason}" if isinstance(exc, ApiException) else type(exc).__name__
+            log.warning("per-pod reconcile failed (%s); retrying in %.1f s", reason, delay)
+            stop.wait(delay)
+
+
+def _follow(
+    api: client.ApiClient,
+    reconciler: Reconciler,
+    namespaces: list[str] | None,
+    resync_seconds: int,
+    stop: threading.Event,
+) -> None:
+    """Reconcile each StatefulSet that changes until the watch's ``resync_seconds`` run out."""
+    watcher = watch.Watch()
+    if namespaces is None:
+        stream = watcher.stream(reconciler.apps.list_stateful_set_for_all_namespaces, timeout_seconds=resync_seconds)
+    elif len(namespaces) == 1:
+        stream = watcher.stream(
+            reconciler.apps.list_namespaced_stateful_set, namespaces[0], timeout_seconds=resync_seconds
+        )
+    else:
+        stop.wait(resync_seconds)
+        return
+    for event in stream:
+        if stop.is_set():
+            watcher.stop()
+            return
+        if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+            obj = api.sanitize_for_serialization(event["object"])
+            try:
+                reconciler.reconcile(obj)
+            except ApiException as exc:
+                log.warning(
+                    "reconcile of %s failed (%s); retried on the next pass", obj["metadata"]["name"], exc.reason
+                )

@@ -22,11 +22,23 @@ prometheus_client metrics.
 from __future__ import annotations
 
 import bisect
+import platform
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+
+from webhook import __version__
+
+
+def core_compiled() -> bool:
+    """Whether the core runs as the mypyc-compiled build (its modules are extension modules)."""
+    from webhook.core import admission
+
+    return not str(getattr(admission, "__file__", "")).endswith(".py")
+
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 2.5)
 
@@ -37,7 +49,20 @@ class Metrics:
     """Every metric stsmesh exports. Names are prefixed ``stsmesh_``."""
 
     def __init__(self) -> None:
+        # A `_created` series per counter doubles what is scraped and no dashboard reads it.
+        prometheus_client.disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, resident memory, open fds…
+        PlatformCollector(registry=self.registry)  # python_info
+        build = Gauge(
+            "stsmesh_build_info",
+            "Always 1; the labels say which stsmesh is running (compiled: the mypyc build of the core).",
+            ["version", "python", "compiled"],
+            registry=self.registry,
+        )
+        build.labels(version=__version__, python=platform.python_version(), compiled=str(core_compiled()).lower()).set(
+            1
+        )
         self.in_flight = Gauge(
             "stsmesh_admission_requests_in_flight",
             "Admission requests being handled right now.",
