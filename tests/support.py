@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from webhook.core.review import SUPPORTED_API_VERSIONS
+
+TOOLS = Path(os.environ.get("STSMESH_TOOLS_DIR", Path.home() / ".cache/stsmesh/tools"))
+"""Where scripts/fetch-tools.sh puts the pinned helm and kubectl (CI runs it)."""
+
+
+def tool(name: str) -> str | None:
+    """The pinned ``helm`` / ``kubectl`` from :data:`TOOLS`, else one on PATH, else None."""
+    pinned = TOOLS / name
+    return str(pinned) if pinned.exists() else shutil.which(name)
+
+
+KUBECTL = tool("kubectl")
+HELM = tool("helm")
+MISSING_TOOL = "{} is missing: run scripts/fetch-tools.sh (CI does)"
 
 
 async def refused(port: int) -> bool:

@@ -1,6 +1,6 @@
 """deploy/: the kustomize base and overlays, the Helm chart and the Dockerfile.
 
-Renders with the real tools (``kubectl kustomize``; ``helm template`` from scripts/fetch-helm.sh)
+Renders with the real tools (``kubectl kustomize``; ``helm template`` from scripts/fetch-tools.sh)
 and checks that both renderings agree, that the webhook configuration is exactly what
 ``stsmesh register --dry-run`` prints, and the deployment defaults a webhook needs (T15).
 Schema validation against a real apiserver is in tests/e2e (server-side dry-run).
@@ -20,15 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import HELM, KUBECTL, MISSING_TOOL
 from webhook.cli.main import main
 from webhook.core import certs
 
 ROOT = Path(__file__).resolve().parents[2]
-HELM = Path(os.environ.get("STSMESH_HELM_DIR", Path.home() / ".cache/stsmesh/helm")) / "helm"
-KUBECTL = shutil.which("kubectl")
-
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (needed for kubectl kustomize)")
-needs_helm = pytest.mark.skipif(not HELM.exists(), reason=f"{HELM} missing: run scripts/fetch-helm.sh (CI does)")
+needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason=MISSING_TOOL.format("kubectl"))
+needs_helm = pytest.mark.skipif(HELM is None, reason=MISSING_TOOL.format("helm"))
 
 
 def _docs(text: str) -> list[dict[str, Any]]:
@@ -42,7 +40,8 @@ def kustomize(path: str) -> list[dict[str, Any]]:
 
 
 def helm_template(*sets: str, files: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    argv = [str(HELM), "template", "stsmesh", str(ROOT / "deploy/helm/stsmesh"), "--namespace", "stsmesh"]
+    assert HELM is not None
+    argv = [HELM, "template", "stsmesh", str(ROOT / "deploy/helm/stsmesh"), "--namespace", "stsmesh"]
     for value in sets:
         argv += ["--set", value]
     for value in files:
@@ -201,7 +200,6 @@ def test_dockerfile_build_stage_runs_and_ships_the_compiled_core(tmp_path: Path)
     /opt and /wheels mapped into a temp dir), then the runtime's entry point from the venv it made.
     The wheel is the mypyc build: the core modules load as C extensions."""
     import json
-    import os
     import sys
     import tomllib
 
@@ -277,3 +275,31 @@ def test_the_readme_flow_registers_the_ca_that_signed_the_secret(
     assert certs.signed_by(base64.b64decode(yaml.safe_load(renewed.getvalue())["data"]["tls.crt"]), ca_bundle), (
         "a renewal keeps the CA, so the registered caBundle stays valid"
     )
+
+
+def test_builds_are_pinned() -> None:
+    """The base images by digest; every pip install through constraints.txt, which pins every
+    package the project and its tools install; the tools' wheel by hash."""
+    text = (ROOT / "Dockerfile").read_text()
+    for line in (line for line in text.splitlines() if line.startswith("FROM ")):
+        assert "@sha256:" in line, line
+    installs = [
+        line
+        for path in ("Dockerfile", "scripts/test.sh", "bench/setup.sh")
+        for line in (ROOT / path).read_text().replace("\\\n", " ").splitlines()
+        if "pip install" in line
+    ]
+    assert installs and all("-c constraints.txt" in line for line in installs), installs
+    pins = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    import importlib.metadata
+
+    needed = {"aiohttp", "cryptography", "jsonpatch", "kubernetes", "orjson", "prometheus-client", "pyyaml", "pytest"}
+    installed = {d.metadata["Name"].lower().replace("_", "-") for d in importlib.metadata.distributions()}
+    assert needed <= pins
+    assert installed - pins <= {"stsmesh"}, f"installed but not pinned: {sorted(installed - pins - {'stsmesh'})}"
+    assert "--hash=sha256:" in (ROOT / "scripts/tools-requirements.txt").read_text()
+    assert "--require-hashes" in (ROOT / "scripts/fetch-tools.sh").read_text()

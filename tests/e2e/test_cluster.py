@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ import yaml
 from kubernetes import client
 
 from tests.e2e.conftest import WebhookProcess, create_namespace, stsmesh, wait_for_pods
+from tests.support import KUBECTL, MISSING_TOOL
 from webhook.core.admission import review
 from webhook.core.exits import EXIT_CLUSTER
 from webhook.core.inputs import pod_from_statefulset, pod_review
@@ -203,14 +203,14 @@ def test_certificate_rotation_while_pods_are_created(
     assert "FailedCreate" not in reasons
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.skipif(KUBECTL is None, reason=MISSING_TOOL.format("kubectl"))
 def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, cluster: Any, tmp_path: Path) -> None:
     """The real apiserver validates what deploy/ renders (schema and semantics), as a dry run.
 
     PodDisruptionBudget policy/v1 and the cert-manager kinds are not served by this 1.20 apiserver;
     the PDB is validated as policy/v1beta1 (same spec fields)."""
     rendered = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "deploy/overlays/per-pod-controller")],
+        [str(KUBECTL), "kustomize", str(ROOT / "deploy/overlays/per-pod-controller")],
         check=True,
         capture_output=True,
         text=True,
@@ -222,7 +222,7 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
     (tmp_path / "base.yaml").write_text(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace"]))
     # a server-side dry run does not persist the Namespace, so objects inside it need it for real
     client.CoreV1Api(api).create_namespace({"metadata": {"name": "stsmesh"}})
-    kubectl = ["kubectl", "--kubeconfig", str(cluster.kubeconfig)]
+    kubectl = [str(KUBECTL), "--kubeconfig", str(cluster.kubeconfig)]
     result = subprocess.run(
         [*kubectl, "apply", "--dry-run=server", "-f", str(tmp_path / "base.yaml")], capture_output=True, text=True
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,18 +24,19 @@ from kubernetes import client
 
 from tests.e2e.conftest import create_namespace, wait_for_pods
 from tests.perpod.wiring import cmd_render
+from tests.support import KUBECTL, MISSING_TOOL
 from webhook.perpod.command import add_render_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUT = ROOT / "tests/perpod/golden/zookeeper-tutorial-istio-1.9/input.yaml"
 NAMESPACE = "e2e-render-perpod"
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason=MISSING_TOOL.format("kubectl"))
 
 
 def kubectl(cluster: Any, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), *argv],
+        [str(KUBECTL), "--kubeconfig", str(cluster.kubeconfig), *argv],
         input=stdin,
         capture_output=True,
         text=True,
