@@ -303,3 +303,16 @@ def test_builds_are_pinned() -> None:
     assert installed - pins <= {"stsmesh"}, f"installed but not pinned: {sorted(installed - pins - {'stsmesh'})}"
     assert "--hash=sha256:" in (ROOT / "scripts/tools-requirements.txt").read_text()
     assert "--require-hashes" in (ROOT / "scripts/fetch-tools.sh").read_text()
+
+
+@needs_kubectl
+def test_kubectl_runs_stsmesh_as_a_plugin() -> None:
+    """pip installs kubectl-stsmesh beside stsmesh; kubectl finds it on PATH: `kubectl stsmesh ...`."""
+    import sys
+
+    assert KUBECTL is not None
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "kubectl-stsmesh").exists(), "installed by the project's console scripts"
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    done = subprocess.run([KUBECTL, "stsmesh", "--version"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stdout.startswith("stsmesh "), done.stderr

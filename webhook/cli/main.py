@@ -21,6 +21,7 @@ import jsonpatch
 import yaml
 
 from webhook import __version__
+from webhook.cli import completion
 from webhook.cli.explain import explain
 from webhook.cli.files import read_source
 from webhook.cluster import audit_cmd
@@ -219,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cat.add_argument("-o", "--output", choices=("text", "yaml"), default="text")
     _add_common(cat)
+    shells = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print the completion script for SHELL, generated from the commands and flags themselves.",
+        epilog="examples:\n  source <(stsmesh completion bash)\n  stsmesh completion fish | source\n"
+        '  stsmesh completion zsh > "${fpath[1]}/_stsmesh"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    shells.add_argument("shell", choices=completion.SHELLS)
     cluster_commands.add_cluster_commands(commands)
     controller_command.add_parser(commands)
     rendercmd.add_render_commands(commands)
@@ -434,6 +444,9 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO, stdin: TextIO, e
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
+    if args.command == "completion":
+        out.write(completion.script(args.shell, parser))
+        return EXIT_OK
     if args.command == "render":
         return rendercmd.cmd_render(args, out, err, lambda path: read_source(path, stdin))
     try:

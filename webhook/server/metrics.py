@@ -50,7 +50,7 @@ class Metrics:
 
     def __init__(self) -> None:
         # A `_created` series per counter doubles what is scraped and no dashboard reads it.
-        prometheus_client.disable_created_metrics()
+        prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, resident memory, open fds…
         PlatformCollector(registry=self.registry)  # python_info
