@@ -338,3 +338,73 @@ def test_register_is_a_server_side_apply_that_keeps_what_others_own(
         assert APPLIED in pod["metadata"]["annotations"], "the apiserver trusted the server through the kept caBundle"
     finally:
         stsmesh("unregister", "--kubeconfig", kubeconfig)
+
+
+@pytest.mark.skipif(KUBECTL is None, reason=MISSING_TOOL.format("kubectl"))
+def test_check_passes_when_healthy_and_names_each_fault(
+    api: client.ApiClient, cluster: Any, webhook_process: WebhookProcess, tmp_path: Path
+) -> None:
+    """`stsmesh check` on the real apiserver: all ✓ once installed; then each fault gives its ×
+    (webhook missing, a caBundle from another CA, the server down, an injector ordered first)."""
+    kubeconfig = str(cluster.kubeconfig)
+    kubectl = [str(KUBECTL), "--kubeconfig", kubeconfig]
+    core = client.CoreV1Api(api)
+    if "stsmesh" not in {n.metadata.name for n in core.list_namespace().items}:
+        core.create_namespace({"metadata": {"name": "stsmesh"}})
+    for manifest in ("serviceaccount.yaml", "rbac.yaml"):
+        subprocess.run([*kubectl, "apply", "-f", str(ROOT / "deploy/base" / manifest)], check=True, capture_output=True)
+    create_namespace(api, "e2e-check")
+    stsmesh("enable", "e2e-check", "--kubeconfig", kubeconfig)
+    webhook_process.start("--mesh", "istio", "--mesh-version", "1.9")
+    register = ("register", "--url", webhook_process.url, "--kubeconfig", kubeconfig)
+
+    def check() -> tuple[int, dict[str, Any]]:
+        code, out, err = stsmesh("check", "-o", "json", "--kubeconfig", kubeconfig)
+        assert "Traceback" not in err, err
+        return code, {c["name"]: c for c in json.loads(out)["checks"]}
+
+    def failing(checks: dict[str, Any]) -> set[str]:
+        return {name for name, c in checks.items() if not c["ok"]}
+
+    admission = client.AdmissionregistrationV1Api(api)
+    try:
+        assert stsmesh(*register, "--ca-file", str(webhook_process.ca_file))[0] == 0
+        code, checks = check()
+        assert (code, failing(checks)) == (0, set()), checks
+        assert "stsmesh 0.1.0" in checks["server"]["detail"] or checks["server"]["detail"].startswith("stsmesh ")
+        code, text, _ = stsmesh("check", "--kubeconfig", kubeconfig)
+        assert code == 0 and text.count("✓") == len(checks) and "×" not in text
+
+        other = tmp_path / "other"
+        stsmesh("certs", "--out-dir", str(other), "--ip", "127.0.0.1")
+        assert stsmesh(*register, "--ca-file", str(other / "ca.crt"))[0] == 0
+        code, checks = check()
+        assert (code, failing(checks)) == (1, {"caBundle"}), checks
+        assert "does NOT verify" in checks["caBundle"]["detail"] and checks["caBundle"]["hint"]
+
+        assert stsmesh(*register, "--ca-file", str(webhook_process.ca_file))[0] == 0
+        istio_first = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "0-istio-sidecar-injector"},
+            "webhooks": [{
+                "name": "namespace.sidecar-injector.istio.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                "clientConfig": {"url": "https://127.0.0.1:1/inject"}, "failurePolicy": "Ignore",
+                "namespaceSelector": {"matchLabels": {"no-such-label": "x"}},
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+            }],
+        }  # fmt: skip
+        admission.create_mutating_webhook_configuration(istio_first)
+        code, checks = check()
+        assert (code, failing(checks)) == (1, {"ordering"}), checks
+        admission.delete_mutating_webhook_configuration("0-istio-sidecar-injector")
+
+        webhook_process.stop()
+        code, checks = check()
+        assert code == 1 and {"server", "caBundle"} <= failing(checks) <= {"server", "caBundle"}, checks
+
+        stsmesh("unregister", "--kubeconfig", kubeconfig)
+        code, checks = check()
+        assert code == 1 and "registration" in failing(checks), checks
+    finally:
+        stsmesh("unregister", "--kubeconfig", kubeconfig)

@@ -119,6 +119,8 @@ def mistakes(f: dict[str, str]) -> list[Mistake]:
         Mistake(("unregister", *kube), EXIT_CLUSTER, "cannot reach the API server"),
         Mistake(("enable", "default", *kube), EXIT_CLUSTER, "cannot reach the API server"),
         Mistake(("status", *kube), EXIT_CLUSTER, "cannot reach the API server"),
+        Mistake(("check", *kube), EXIT_CLUSTER, "cannot reach the API server"),
+        Mistake(("completion", "tcsh"), EXIT_USAGE, "invalid choice: 'tcsh'"),
         Mistake(("audit", "-A", *kube), EXIT_CLUSTER, "cannot reach the API server"),
         Mistake(("register", "--ca-file", "", *kube), EXIT_CLUSTER, "cannot reach the API server"),
         Mistake(("per-pod-controller", "--once", *kube), EXIT_CLUSTER, "cannot reach the API server"),

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from webhook.cluster import audit_cmd, certs_cmd, register_cmd, status_cmd
+from webhook.cluster import audit_cmd, certs_cmd, check_cmd, register_cmd, status_cmd
 
 Command = Callable[[argparse.Namespace, TextIO], int]
 
@@ -23,6 +23,7 @@ COMMANDS: Mapping[str, Command] = {
     "enable": lambda args, out: register_cmd.cmd_enable(args, out, True),
     "disable": lambda args, out: register_cmd.cmd_enable(args, out, False),
     "status": status_cmd.cmd_status,
+    "check": check_cmd.cmd_check,
 }
 """The commands that need no settings; ``audit`` takes them too (:func:`audit_cmd.cmd_audit`)."""
 
@@ -33,3 +34,4 @@ def add_cluster_commands(commands: Any) -> None:
     register_cmd.add_parsers(commands)
     audit_cmd.add_parser(commands)
     status_cmd.add_parser(commands)
+    check_cmd.add_parser(commands)

@@ -245,3 +245,69 @@ def namespace_metadata(api: client.ApiClient) -> dict[str, dict[str, Any]]:
     core = client.CoreV1Api(api)
     data = _call("list namespaces", _host(api), lambda: _raw(core.list_namespace(_preload_content=False)))
     return {item["metadata"]["name"]: item["metadata"] for item in data.get("items", [])}
+
+
+# --- reads for `stsmesh check` ----------------------------------------------------------------
+
+
+def webhook_configurations(api: client.ApiClient) -> list[dict[str, Any]]:
+    admission = client.AdmissionregistrationV1Api(api)
+    data = translated(
+        "list MutatingWebhookConfigurations",
+        api,
+        lambda: _raw(admission.list_mutating_webhook_configuration(_preload_content=False)),
+    )
+    return list(data.get("items", []))
+
+
+def read_namespaced(api: client.ApiClient, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """A Secret, Endpoints or Deployment as a plain dict, or None when it does not exist."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    readers: dict[str, Callable[..., Any]] = {
+        "Secret": core.read_namespaced_secret,
+        "Endpoints": core.read_namespaced_endpoints,
+        "Deployment": apps.read_namespaced_deployment,
+    }
+    read = readers[kind]
+    return _unless_missing(
+        f"read {kind} {namespace}/{name}", api, lambda: _raw(read(name, namespace, _preload_content=False))
+    )
+
+
+def labelled(api: client.ApiClient, kind: str, selector: str) -> list[dict[str, Any]]:
+    """Deployments or DaemonSets in every namespace with ``selector``."""
+    apps = client.AppsV1Api(api)
+    listing = {
+        "Deployment": apps.list_deployment_for_all_namespaces,
+        "DaemonSet": apps.list_daemon_set_for_all_namespaces,
+    }[kind]
+    data = translated(f"list {kind}s", api, lambda: _raw(listing(label_selector=selector, _preload_content=False)))
+    return list(data.get("items", []))
+
+
+def service_get(api: client.ApiClient, namespace: str, service: str, port: int, path: str) -> str | None:
+    """GET ``path`` from a Service through the apiserver's proxy (HTTPS); None when nothing answers."""
+    core = client.CoreV1Api(api)
+    try:
+        response: Any = core.connect_get_namespaced_service_proxy_with_path(
+            f"https:{service}:{port}", namespace, path.lstrip("/"), _preload_content=False, _request_timeout=5
+        )
+    except (ApiException, Urllib3Error, OSError):
+        return None
+    return str(response.data.decode("utf-8", "replace"))
+
+
+def may(api: client.ApiClient, user: str, verb: str, group: str, resource: str) -> bool:
+    """Whether ``user`` may ``verb`` ``resource`` cluster-wide (a SubjectAccessReview)."""
+    authorization = client.AuthorizationV1Api(api)
+    body = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": user, "resourceAttributes": {"verb": verb, "group": group, "resource": resource}},
+    }
+    data = translated(
+        f"review the rights of {user}",
+        api,
+        lambda: _raw(authorization.create_subject_access_review(cast(Any, body), _preload_content=False)),
+    )
+    return bool(data.get("status", {}).get("allowed"))

@@ -10,7 +10,7 @@ EXIT_OK = 0
 """Done (a dry-run that changed nothing included)."""
 
 EXIT_ATTENTION = 1
-"""The command ran, and what it checked needs attention (``audit``, ``status``)."""
+"""The command ran, and what it checked needs attention (``audit``, ``status``, ``check``)."""
 
 EXIT_USAGE = 2
 """A flag or setting cannot be used; the message says which and what it accepts."""
@@ -29,7 +29,7 @@ EXIT_INTERNAL = 70
 
 EXIT_CODES = {
     EXIT_OK: "done",
-    EXIT_ATTENTION: "something needs attention (audit, status)",
+    EXIT_ATTENTION: "something needs attention (audit, status, check)",
     EXIT_USAGE: "a flag or setting cannot be used",
     EXIT_INPUT: "the input cannot be read",
     EXIT_INVALID_REVIEW: "not a valid AdmissionReview",

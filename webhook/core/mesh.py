@@ -184,6 +184,9 @@ class MeshFacts:
     """An annotation holding the redirection config as JSON for the mesh's CNI plugin (Consul)."""
     node_proxy: bool = False
     """The mesh's proxy runs per node: nothing is injected into the pod (Cilium)."""
+    injector_webhook: str = ""
+    """How the injector's entry in its MutatingWebhookConfiguration is named (a suffix), so
+    ``stsmesh check`` can tell whether ours runs first."""
 
     def inject_request(self, labels: Mapping[str, Any], annotations: Mapping[str, Any]) -> str:
         in_labels = labels.get(self.inject_key) if self.inject_in_labels else None
@@ -229,6 +232,7 @@ ISTIO: Final = MeshFacts(
     exclude_outbound="traffic.sidecar.istio.io/excludeOutboundPorts",
     include_inbound="traffic.sidecar.istio.io/includeInboundPorts",
     init_flags={"in": "-d", "out": "-o", "include": "-b"},
+    injector_webhook="sidecar-injector.istio.io",  # also namespace./object./rev.… (istio-discovery chart)
 )
 
 LINKERD: Final = MeshFacts(
@@ -254,6 +258,7 @@ LINKERD: Final = MeshFacts(
     exclude_inbound="config.linkerd.io/skip-inbound-ports",
     exclude_outbound="config.linkerd.io/skip-outbound-ports",
     init_flags={"in": "--inbound-ports-to-ignore", "out": "--outbound-ports-to-ignore"},
+    injector_webhook="linkerd-proxy-injector.linkerd.io",
 )
 
 CONSUL: Final = MeshFacts(
@@ -276,6 +281,7 @@ CONSUL: Final = MeshFacts(
     exclude_outbound="consul.hashicorp.com/transparent-proxy-exclude-outbound-ports",
     init_config_env="CONSUL_REDIRECT_TRAFFIC_CONFIG",
     cni_config_annotation="consul.hashicorp.com/redirect-traffic-config",
+    injector_webhook="connect-injector.consul.hashicorp.com",  # <release>-connect-injector.… (consul-k8s)
 )
 
 KUMA: Final = MeshFacts(
@@ -296,6 +302,7 @@ KUMA: Final = MeshFacts(
     exclude_inbound="traffic.kuma.io/exclude-inbound-ports",
     exclude_outbound="traffic.kuma.io/exclude-outbound-ports",
     init_flags={"in": "--exclude-inbound-ports", "out": "--exclude-outbound-ports"},
+    injector_webhook="kuma-injector.kuma.io",  # pods-/namespace-kuma-injector.kuma.io
 )
 
 CILIUM: Final = MeshFacts(

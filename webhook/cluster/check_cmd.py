@@ -1,0 +1,158 @@
+"""Edge: ``stsmesh check`` — the pre-flight: reads what it needs from the cluster (and from the
+webhook itself) and prints the verdicts of :mod:`webhook.cluster.preflight`, one ✓/× line each,
+with a hint under every ×. Exit 0 when all pass, 1 when any fails, 5 when the cluster cannot be read."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import ssl
+import urllib.parse
+import urllib.request
+from typing import Any, TextIO
+
+from webhook import __version__
+from webhook.cluster import manifests, preflight
+from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module
+from webhook.cluster.preflight import Check
+from webhook.core.exits import EXIT_ATTENTION, EXIT_OK
+from webhook.core.namespaces import (
+    CILIUM_SELECTOR,
+    CONSUL_SELECTOR,
+    ISTIOD_SELECTOR,
+    KUMA_SELECTOR,
+    LINKERD_SELECTOR,
+    control_planes,
+)
+from webhook.core.shapes import mapping, metadata_text, name_of
+
+CONTROLLER = "stsmesh-per-pod"
+
+
+def add_parser(commands: Any) -> None:
+    c = commands.add_parser(
+        "check",
+        help="pre-flight: registration and order, trust, endpoints, server version, RBAC, namespaces, meshes",
+        description=(
+            "Check that stsmesh is installed and will be called: the webhook configuration is present and"
+            " ordered before every mesh injector, its caBundle verifies the served certificate, the Service"
+            " has ready endpoints, the server answers (and its version), the server and controller have the"
+            " rights they need, namespaces are enabled; and list the mesh control planes found. One ✓/× line"
+            " each, a hint under every ×. Exit 0 when all pass, 1 when any fails, 5 when the cluster cannot"
+            " be read."
+        ),
+    )
+    c.add_argument(
+        "-n", "--namespace", default=manifests.DEFAULT_NAMESPACE, help="where stsmesh runs (default stsmesh)"
+    )
+    c.add_argument(
+        "--secret-name", default="stsmesh-tls", help="the serving certificate's Secret (default stsmesh-tls)"
+    )
+    c.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    kube_flags(c)
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    api = api_for(args)
+    kube = kube_module()
+    configurations = call(lambda: kube.webhook_configurations(api))
+    ours = next((c for c in configurations if name_of(c) == manifests.WEBHOOK_CONFIGURATION_NAME), None)
+    checks = [preflight.registration(ours), preflight.ordering(configurations)]
+    webhook = preflight.our_webhook(ours)
+    if webhook is not None:
+        checks.extend(_reachability(api, kube, ours or {}, mapping(webhook.get("clientConfig")), args))
+    namespace = args.namespace
+    for who, needs in (("server", preflight.SERVER_NEEDS), ("controller", preflight.CONTROLLER_NEEDS)):
+        account = f"system:serviceaccount:{namespace}:{'stsmesh' if who == 'server' else CONTROLLER}"
+        if who == "controller" and call(lambda: kube.read_namespaced(api, "Deployment", namespace, CONTROLLER)) is None:
+            continue
+        allowed = {need: call(lambda n=need, a=account: kube.may(api, a, *n)) for need in needs}
+        checks.append(preflight.rbac(who, allowed))
+    checks.append(preflight.namespaces(call(lambda: kube.enabled_namespaces(api))))
+    deployments = {
+        f"{metadata_text(d, 'namespace')}/{name_of(d)}": d
+        for selector in (ISTIOD_SELECTOR, LINKERD_SELECTOR, KUMA_SELECTOR, CONSUL_SELECTOR)
+        for d in call(lambda s=selector: kube.labelled(api, "Deployment", s))
+    }
+    cilium = bool(call(lambda: kube.labelled(api, "DaemonSet", CILIUM_SELECTOR)))
+    checks.append(preflight.control_planes(control_planes(deployments, cilium=cilium)))
+    checks.append(
+        preflight.per_pod_controller(call(lambda: kube.read_namespaced(api, "Deployment", namespace, CONTROLLER)))
+    )
+    _print(checks, args.output, out)
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_ATTENTION
+
+
+def _reachability(
+    api: Any, kube: Any, configuration: dict[str, Any], client_config: dict[str, Any], args: argparse.Namespace
+) -> list[Check]:
+    """Trust, endpoints and the server's version, for a Service or a URL target."""
+    url = client_config.get("url")
+    if url:
+        parsed = urllib.parse.urlsplit(str(url))
+        host, port = parsed.hostname or "", parsed.port or 443
+        served = _served_certificate(host, port)
+        where = f"https://{host}:{port}"
+        return [
+            preflight.trust(configuration, served, f"served at {host}:{port}"),
+            preflight.server_version(_get(f"{where}/metrics"), __version__, where),
+        ]
+    service = mapping(client_config.get("service"))
+    namespace, name, port = str(service.get("namespace")), str(service.get("name")), int(service.get("port", 443))
+    secret = call(lambda: kube.read_namespaced(api, "Secret", namespace, args.secret_name))
+    served = None
+    if secret is not None:
+        import base64
+
+        encoded = mapping(secret.get("data")).get("tls.crt")
+        served = base64.b64decode(encoded) if isinstance(encoded, str) else None
+    endpoints = call(lambda: kube.read_namespaced(api, "Endpoints", namespace, name))
+    metrics = kube.service_get(api, namespace, name, port, "/metrics")
+    return [
+        preflight.trust(configuration, served, f"Secret {namespace}/{args.secret_name}"),
+        preflight.endpoints(f"{namespace}/{name}", endpoints),
+        preflight.server_version(metrics, __version__, f"service {namespace}/{name}:{port}"),
+    ]
+
+
+def _served_certificate(host: str, port: int) -> bytes | None:
+    """The leaf certificate ``host:port`` presents, unverified (the verdict is the caBundle's)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=3) as raw, context.wrap_socket(raw) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except OSError:
+        return None
+    return ssl.DER_cert_to_PEM_cert(der).encode("ascii") if der else None
+
+
+def _get(url: str) -> str | None:
+    """The body at ``url``, not verifying the certificate: whether the apiserver trusts it is the
+    caBundle check's verdict; this one only asks what answers."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=3) as response:
+            return str(response.read().decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def _print(checks: list[Check], output: str, out: TextIO) -> None:
+    if output in ("json", "yaml"):
+        payload = {"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
+        if output == "json":
+            out.write(json.dumps(payload, indent=2) + "\n")
+        else:
+            import yaml
+
+            out.write(yaml.safe_dump(payload, sort_keys=False))
+        return
+    for check in checks:
+        out.write(f"{'✓' if check.ok else '×'} {check.name}: {check.detail}\n")
+        if not check.ok and check.hint:
+            out.write(f"    → {check.hint}\n")
