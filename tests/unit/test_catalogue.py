@@ -411,3 +411,24 @@ def test_every_fix_kind_is_declared_once_with_its_family() -> None:
     header = load_builtin_text().split("\nversion:", 1)[0]
     documented = set(re.findall(r"^#\s+([a-z_]+): ", header, re.M)) & set(FIX_KINDS)
     assert documented == set(FIX_KINDS), "the catalogue.yaml header lists every kind"
+
+
+@pytest.mark.parametrize(
+    ("disabled", "image", "app_id"),
+    [
+        ("zookeeper-bitnami", "docker.io/bitnami/zookeeper:3.7.0", None),
+        ("zookeeper-bitnami", "zookeeper:3.7.1", "zookeeper-official"),
+        ("zookeeper-official", "zookeeper:3.7.1", None),
+        ("zookeeper-official", "docker.io/bitnami/zookeeper:3.7.0", "zookeeper-bitnami"),
+        ("etcd-bitnami", "docker.io/bitnami/etcd:3.5.9", None),
+    ],
+)
+def test_a_disabled_app_claims_its_images_instead_of_falling_through(
+    disabled: str, image: str, app_id: str | None
+) -> None:
+    """`disable: [zookeeper-bitnami]` means "do nothing for Bitnami ZooKeeper"; the official entry's
+    less specific pattern must not take it over (its fix writes a variable Bitnami's image ignores)."""
+    catalogue = with_user_catalogue(builtin_catalogue(), f"version: 1\ndisable: [{disabled}]\n", "user")
+    found = catalogue.match(_pod(image))
+    assert [m.app.id for m in found] == ([app_id] if app_id else [])
+    assert disabled in dump(catalogue)["disable"], "catalogue -o yaml keeps the disable"

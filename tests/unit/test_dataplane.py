@@ -103,15 +103,20 @@ DETECT = [
         id="ambient-namespace-pod-opts-out",
     ),
     pytest.param(
-        pod(init=[{"name": "linkerd-init"}, {"name": "linkerd-proxy", "restartPolicy": "Always"}],
-            annotations={"linkerd.io/proxy-version": "edge-25.4.4"}),
+        pod(
+            init=[{"name": "linkerd-init"}, {"name": "linkerd-proxy", "restartPolicy": "Always"}],
+            annotations={"linkerd.io/proxy-version": "edge-25.4.4"},
+        ),
         NO_HINT,
         ("linkerd", (2, 11), "native-sidecar", "pod-ip", "init-container", True),
         id="linkerd-native",
     ),
     pytest.param(
-        pod([APP, {"name": "consul-dataplane", "image": "hashicorp/consul-dataplane:1.6.1"}], [CONSUL_INIT],
-            annotations={"consul.hashicorp.com/connect-inject-status": "injected"}),
+        pod(
+            [APP, {"name": "consul-dataplane", "image": "hashicorp/consul-dataplane:1.6.1"}],
+            [CONSUL_INIT],
+            annotations={"consul.hashicorp.com/connect-inject-status": "injected"},
+        ),
         NO_HINT,
         ("consul", (1, 6), "sidecar", "localhost", "init-container", True),
         id="consul-injected",
@@ -171,9 +176,7 @@ PLANES = ControlPlanes(
 # expected: (mesh, version, dataplane, delivery, native) or None
 NAMESPACES = [
     pytest.param({"istio-injection": "enabled"}, {}, ("istio", (1, 24), "sidecar", None, None), id="istio-injection"),
-    pytest.param(
-        {"istio.io/rev": "canary"}, {}, ("istio", (1, 27), "sidecar", "localhost", True), id="istio-revision"
-    ),
+    pytest.param({"istio.io/rev": "canary"}, {}, ("istio", (1, 27), "sidecar", "localhost", True), id="istio-revision"),
     pytest.param(
         {"istio-injection": "enabled", "istio.io/rev": "canary"},
         {},
@@ -181,9 +184,7 @@ NAMESPACES = [
         id="istio-injection-wins-over-rev",
     ),
     pytest.param({"istio.io/rev": "gone"}, {}, ("istio", None, "sidecar", None, None), id="unknown-revision"),
-    pytest.param(
-        {"istio.io/dataplane-mode": "ambient"}, {}, ("istio", (1, 24), "ambient", None, None), id="ambient"
-    ),
+    pytest.param({"istio.io/dataplane-mode": "ambient"}, {}, ("istio", (1, 24), "ambient", None, None), id="ambient"),
     pytest.param({}, {"linkerd.io/inject": "enabled"}, ("linkerd", (2, 18), "sidecar", None, None), id="linkerd"),
     pytest.param({"kuma.io/sidecar-injection": "enabled"}, {}, ("kuma", (1, 7), "sidecar", None, None), id="kuma"),
     pytest.param({"istio-injection": "disabled"}, {}, ("none", None, None, None, None), id="istio-opt-out"),

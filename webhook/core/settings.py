@@ -80,6 +80,10 @@ class Settings:
     catalogue: Catalogue = field(default_factory=builtin_catalogue)
     """The app catalogue: the shipped YAML plus ``--catalogue FILE`` overrides."""
 
+    catalogue_file: str = ""
+    """The user catalogue file ``catalogue`` was read from; ``serve`` reloads it when it changes
+    (checked every ``cert_reload_seconds``)."""
+
     log_format: Literal["text", "json"] = "text"
     """``--log-format`` / ``STSMESH_LOG_FORMAT``."""
 
@@ -244,4 +248,5 @@ def assemble(
     catalogue_file = given("catalogue")
     if catalogue_file:
         values["catalogue"] = load_catalogue(catalogue_file)
+        values["catalogue_file"] = catalogue_file
     return Settings(**values)

@@ -40,9 +40,11 @@ from webhook.core.admission import (
     internal_error_response,
     review,
 )
+from webhook.core.catalogue import Catalogue
 from webhook.core.mesh import MeshHint
 from webhook.core.review import clip
 from webhook.core.settings import Settings
+from webhook.server.catalogue_reload import CatalogueReloader
 from webhook.server.clusterview import ClusterView
 from webhook.server.logs import request_identity
 from webhook.server.metrics import EXPOSITION_CONTENT_TYPE, Metrics
@@ -104,6 +106,8 @@ IN_FLIGHT_KEY = web.AppKey("in_flight", InFlight)
 CLUSTER_VIEW_KEY = web.AppKey("cluster_view", ClusterView)
 CERT_RELOADER_KEY = web.AppKey("cert_reloader", CertReloader)
 """Present only when the app was made with an SSL context and certificate files."""
+CATALOGUE_RELOADER_KEY = web.AppKey("catalogue_reloader", CatalogueReloader)
+"""Present only when a user catalogue file is configured."""
 
 
 def make_app(
@@ -128,7 +132,16 @@ def make_app(
         app.cleanup_ctx.append(_watching)
         metrics.cluster_view_synced.set_function(lambda: 1.0 if view.synced else 0.0)
     app.on_startup.append(_mark_ready)
-    mutate = MutateHandler(settings, metrics, in_flight, view).mutate
+    handler = MutateHandler(settings, metrics, in_flight, view)
+    if settings.catalogue_file:
+        app[CATALOGUE_RELOADER_KEY] = CatalogueReloader(
+            settings.catalogue_file,
+            handler.use_catalogue,
+            interval_seconds=settings.cert_reload_seconds,
+            on_result=lambda result: metrics.catalogue_reloads.labels(result=result).inc(),
+        )
+        app.cleanup_ctx.append(_catalogue_reloading)
+    mutate = handler.mutate
     app.router.add_post("/mutate", mutate)
     app.router.add_post("/mutate/{mesh}", mutate)
     app.router.add_post("/mutate/{mesh}/{version}", mutate)
@@ -158,6 +171,13 @@ def _make_reloader(settings: Settings, context: ssl.SSLContext, metrics: Metrics
 
 async def _cert_reloading(app: web.Application) -> AsyncIterator[None]:
     reloader = app[CERT_RELOADER_KEY]
+    reloader.start()
+    yield
+    await reloader.stop()
+
+
+async def _catalogue_reloading(app: web.Application) -> AsyncIterator[None]:
+    reloader = app[CATALOGUE_RELOADER_KEY]
     reloader.start()
     yield
     await reloader.stop()
@@ -220,6 +240,11 @@ class MutateHandler:
         self.metrics = metrics
         self.in_flight = in_flight
         self.view = view
+
+    def use_catalogue(self, catalogue: Catalogue) -> None:
+        """Review every request from now on with ``catalogue`` (one assignment: a request already
+        running keeps the settings it started with)."""
+        self.settings = self.settings.with_overrides(catalogue=catalogue)
 
     async def mutate(self, request: web.Request) -> web.Response:
         started = time.monotonic()

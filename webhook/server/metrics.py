@@ -84,6 +84,12 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.catalogue_reloads = Counter(
+            "stsmesh_catalogue_reloads_total",
+            "User catalogue reloads after the file changed, by result (ok, or error: the previous one stays).",
+            ["result"],
+            registry=self.registry,
+        )
         self.cert_expiry = Gauge(
             "stsmesh_certificate_expiry_timestamp_seconds",
             "When the serving certificate in use expires (Unix time).",
@@ -96,6 +102,7 @@ class Metrics:
         )
         for result in ("ok", "error"):
             self.cert_reloads.labels(result=result)
+            self.catalogue_reloads.labels(result=result)
         self.request_tally = RequestTally()
         self.registry.register(_RequestCollector(self.request_tally))
 

@@ -85,21 +85,28 @@ class AppMatch:
 @dataclass(frozen=True)
 class Catalogue:
     apps: tuple[App, ...] = field(default=())
+    disabled: tuple[App, ...] = field(default=())
+    """Shipped apps a user file switched off (``disable:``). They still claim the containers they
+    match best, so disabling Bitnami ZooKeeper means "do nothing for it", never "treat it as the
+    official image", whose less specific pattern would match it next."""
     _by_name: dict[str, tuple[App, ...]] = field(init=False, repr=False, compare=False)
     """Apps by the last component of their image patterns, plus every app matched without an image,
     in catalogue order: matching a container looks at a handful of apps, not all."""
+    _off: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        every = self.apps + self.disabled
         by_name: dict[str, set[int]] = {}
-        for app in self.apps:
+        for app in every:
             for path in app.match.image_paths:
                 by_name.setdefault(path[-1], set()).add(id(app))
         index = {
-            name: tuple(app for app in self.apps if id(app) in named or not app.match.images)
+            name: tuple(app for app in every if id(app) in named or not app.match.images)
             for name, named in by_name.items()
         }
-        index[""] = tuple(app for app in self.apps if not app.match.images)  # images no pattern names
+        index[""] = tuple(app for app in every if not app.match.images)  # images no pattern names
         object.__setattr__(self, "_by_name", index)
+        object.__setattr__(self, "_off", frozenset(id(app) for app in self.disabled))
 
     def match(self, pod: Mapping[str, Any]) -> list[AppMatch]:
         """Every (container, app) pair the catalogue recognises in ``pod``."""
@@ -122,12 +129,16 @@ class Catalogue:
             score = _score(app.match, repository, container)
             if score > best_score:
                 best, best_score = app, score
-        return best
+        return None if best is not None and id(best) in self._off else best
 
     def merged(self, override: Catalogue, disabled: Sequence[str] = ()) -> Catalogue:
-        """``override``'s apps first (they win ties), shipped apps with the same id dropped."""
-        ids = {a.id for a in override.apps} | set(disabled)
-        return Catalogue(override.apps + tuple(a for a in self.apps if a.id not in ids))
+        """``override``'s apps first (they win ties), shipped apps with the same id dropped, and
+        those named in ``disabled`` switched off (:attr:`disabled`)."""
+        replaced = {a.id for a in override.apps}
+        off = set(disabled) - replaced
+        kept = tuple(a for a in self.apps if a.id not in replaced and a.id not in off)
+        switched_off = self.disabled + tuple(a for a in self.apps if a.id in off)
+        return Catalogue(override.apps + kept, switched_off)
 
 
 def image_repository(image: object) -> tuple[str, ...]:

@@ -150,8 +150,9 @@ def _parse_fix(data: object, where: str) -> Fix:
 def dump(catalogue: Catalogue, disabled: Sequence[str] = ()) -> dict[str, Any]:
     """``catalogue`` as data in the catalogue schema: :func:`parse_catalogue` reads it back equal."""
     data: dict[str, Any] = {"version": SCHEMA_VERSION, "apps": [_dump_app(app) for app in catalogue.apps]}
-    if disabled:
-        data["disable"] = list(disabled)
+    switched_off = list(dict.fromkeys([*(app.id for app in catalogue.disabled), *disabled]))
+    if switched_off:
+        data["disable"] = switched_off
     return data
 
 
