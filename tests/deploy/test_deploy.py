@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -39,15 +40,57 @@ def kustomize(path: str) -> list[dict[str, Any]]:
     return _docs(out.stdout)
 
 
-def helm_template(*sets: str, files: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+HELM_LABELS = (
+    "helm.sh/chart",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+)
+"""Labels only a Helm release carries (and the managed-by that `register` sets): compared apart."""
+
+
+@pytest.fixture(scope="session")
+def ca_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.crt"
+    path.write_bytes(certs.make_ca(dt.datetime.now(dt.UTC)).cert)
+    return path
+
+
+def helm_run(*sets: str, files: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     assert HELM is not None
     argv = [HELM, "template", "stsmesh", str(ROOT / "deploy/helm/stsmesh"), "--namespace", "stsmesh"]
     for value in sets:
         argv += ["--set", value]
     for value in files:
         argv += ["--set-file", value]
-    out = subprocess.run(argv, check=True, capture_output=True, text=True)
-    return _docs(out.stdout)
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+def helm_template(*sets: str, files: tuple[str, ...] = (), ca: Path | None = None) -> list[dict[str, Any]]:
+    """``helm template`` with ``sets``; ``ca``: also give it a caBundle (the chart refuses a webhook
+    the apiserver could not verify)."""
+    done = helm_run(*sets, files=(*files, *((f"webhook.caBundle={ca}",) if ca else ())))
+    assert done.returncode == 0, done.stderr
+    return _docs(done.stdout)
+
+
+def normalized(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Objects less what only differs between a Helm release and kustomize: Helm's labels, the
+    catalogue checksum, the caBundle."""
+    out = {}
+    for key, doc in docs.items():
+        doc = json.loads(json.dumps(doc))
+        metas = [doc["metadata"], ((doc.get("spec") or {}).get("template") or {}).get("metadata") or {}]
+        for meta in metas:
+            for label in HELM_LABELS:
+                (meta.get("labels") or {}).pop(label, None)
+            annotations = meta.get("annotations") or {}
+            for name in [a for a in annotations if a.startswith("checksum/")]:
+                del annotations[name]
+        for webhook in doc.get("webhooks") or []:
+            webhook["clientConfig"].pop("caBundle", None)
+        out[key] = doc
+    return out
 
 
 def by_key(docs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -86,23 +129,23 @@ def test_base_webhook_configuration_is_what_register_prints() -> None:
 
 @needs_kubectl
 @needs_helm
-def test_helm_renders_the_same_objects_as_kustomize() -> None:
+def test_helm_renders_the_same_objects_as_kustomize(ca_file: Path) -> None:
     base = {k: v for k, v in by_key(kustomize("deploy/base")).items() if k[0] != "Namespace"}
-    assert by_key(helm_template()) == base
+    assert normalized(by_key(helm_template(ca=ca_file))) == normalized(base)
 
 
 @needs_kubectl
 @needs_helm
 def test_helm_cert_manager_matches_the_overlay() -> None:
     overlay = {k: v for k, v in by_key(kustomize("deploy/overlays/cert-manager")).items() if k[0] != "Namespace"}
-    assert by_key(helm_template("certManager.enabled=true")) == overlay
+    assert normalized(by_key(helm_template("certManager.enabled=true"))) == normalized(overlay)
 
 
 @needs_kubectl
 @needs_helm
-def test_helm_istio_mesh_config_matches_the_overlay() -> None:
+def test_helm_istio_mesh_config_matches_the_overlay(ca_file: Path) -> None:
     overlay = {k: v for k, v in by_key(kustomize("deploy/overlays/istio-mesh-config")).items() if k[0] != "Namespace"}
-    assert by_key(helm_template("istioMeshConfig=true")) == overlay
+    assert normalized(by_key(helm_template("istioMeshConfig=true", ca=ca_file))) == normalized(overlay)
     role = overlay[("Role", "stsmesh-mesh-config-reader")]
     assert role["metadata"]["namespace"] == "istio-system"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list", "watch"]}]
@@ -316,3 +359,144 @@ def test_kubectl_runs_stsmesh_as_a_plugin() -> None:
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
     done = subprocess.run([KUBECTL, "stsmesh", "--version"], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.startswith("stsmesh "), done.stderr
+
+
+# --- the Helm chart's conventions ---------------------------------------------------------------
+
+
+@needs_helm
+def test_the_chart_refuses_a_webhook_the_apiserver_could_not_verify(ca_file: Path) -> None:
+    done = helm_run()
+    assert done.returncode != 0 and "webhook.caBundle is empty and certManager.enabled is false" in done.stderr
+    kinds = {d["kind"] for d in helm_template("webhook.create=false")}
+    assert "MutatingWebhookConfiguration" not in kinds and "Deployment" in kinds, "register it yourself"
+    assert "MutatingWebhookConfiguration" in {d["kind"] for d in helm_template(ca=ca_file)}
+
+
+@needs_helm
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("webhook.failurePolicy=Sometimes", "failurePolicy"),
+        ("replicas=0", "replicas"),
+        ("webhook.timeoutSeconds=31", "timeoutSeconds"),
+        ("logFormat=xml", "logFormat"),
+        ("nodeSelecter.disk=ssd", "nodeSelecter"),
+        ("extraArgs[0]=namespace-mesh=shop=istio", "extraArgs"),
+        ("serviceMonitor.interval=soon", "interval"),
+    ],
+)
+def test_the_values_schema_rejects_mistakes(ca_file: Path, value: str, says: str) -> None:
+    done = helm_run(value, files=(f"webhook.caBundle={ca_file}",))
+    assert done.returncode != 0 and "values don't meet the specifications of the schema" in done.stderr, done.stderr
+    assert says in done.stderr
+
+
+@needs_helm
+def test_recommended_labels_on_every_object(ca_file: Path) -> None:
+    for doc in helm_template("perPodController.enabled=true", ca=ca_file):
+        labels = doc["metadata"]["labels"]
+        assert labels["helm.sh/chart"] == "stsmesh-0.1.0", doc["kind"]
+        assert labels["app.kubernetes.io/instance"] == "stsmesh" and labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["app.kubernetes.io/name"] in ("stsmesh", "stsmesh-per-pod")
+
+
+@needs_helm
+def test_pdb_only_with_more_than_one_replica(ca_file: Path) -> None:
+    assert ("PodDisruptionBudget", "stsmesh") in by_key(helm_template(ca=ca_file))
+    assert ("PodDisruptionBudget", "stsmesh") not in by_key(helm_template("replicas=1", ca=ca_file)), (
+        "minAvailable 1 of 1 would block every node drain"
+    )
+
+
+@needs_helm
+def test_scheduling_extra_args_and_env_reach_the_pod(ca_file: Path, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "nodeSelector": {"disk": "ssd"},
+                "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
+                "priorityClassName": "system-cluster-critical",
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "topology.kubernetes.io/zone",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "stsmesh"}},
+                    }
+                ],
+                "affinity": {"nodeAffinity": {}},
+                "extraArgs": ["--namespace-mesh=shop=istio:1.9"],
+                "extraEnv": [{"name": "STSMESH_ON_RULE_ERROR", "value": "deny"}],
+                "logLevel": "DEBUG",
+            }
+        )
+    )
+    assert HELM is not None
+    argv = [HELM, "template", "stsmesh", str(ROOT / "deploy/helm/stsmesh"), "-n", "stsmesh", "-f", str(values),
+            "--set-file", f"webhook.caBundle={ca_file}"]  # fmt: skip
+    docs = by_key(_docs(subprocess.run(argv, check=True, capture_output=True, text=True).stdout))
+    pod = docs[("Deployment", "stsmesh")]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"disk": "ssd"} and pod["tolerations"][0]["key"] == "dedicated"
+    assert pod["priorityClassName"] == "system-cluster-critical" and pod["topologySpreadConstraints"][0]["maxSkew"] == 1
+    assert pod["affinity"] == {"nodeAffinity": {}}, "affinity replaces the default anti-affinity"
+    (container,) = pod["containers"]
+    assert "--namespace-mesh=shop=istio:1.9" in container["args"] and "--log-level=DEBUG" in container["args"]
+    assert {"name": "STSMESH_ON_RULE_ERROR", "value": "deny"} in container["env"]
+
+
+@needs_helm
+def test_a_catalogue_change_rolls_the_pods(ca_file: Path) -> None:
+    def checksum(*sets: str) -> str:
+        pod = by_key(helm_template(*sets, ca=ca_file))[("Deployment", "stsmesh")]["spec"]["template"]
+        return str(pod["metadata"]["annotations"]["checksum/catalogue"])
+
+    assert checksum() != checksum("catalogue=version: 1\\ndisable: [zookeeper-bitnami]")
+
+
+@needs_kubectl
+@needs_helm
+def test_helm_per_pod_controller_matches_the_overlay(ca_file: Path) -> None:
+    overlay = {k: v for k, v in by_key(kustomize("deploy/overlays/per-pod-controller")).items() if k[0] != "Namespace"}
+    assert normalized(by_key(helm_template("perPodController.enabled=true", ca=ca_file))) == normalized(overlay)
+
+
+@needs_helm
+def test_monitoring_objects_when_asked(ca_file: Path) -> None:
+    assert not {d["kind"] for d in helm_template(ca=ca_file)} & {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+    sets = ("serviceMonitor.enabled=true", "podMonitor.enabled=true", "prometheusRule.enabled=true")
+    docs = by_key(helm_template(*sets, ca=ca_file))
+    (endpoint,) = docs[("ServiceMonitor", "stsmesh")]["spec"]["endpoints"]
+    assert endpoint["port"] == "https-webhook" and endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"]["serverName"] == "stsmesh.stsmesh.svc"
+    assert docs[("PodMonitor", "stsmesh")]["spec"]["podMetricsEndpoints"][0]["port"] == "https"
+    rules = yaml.safe_load((ROOT / "deploy/helm/stsmesh/files/alerts.yaml").read_text())
+    assert docs[("PrometheusRule", "stsmesh")]["spec"] == rules
+
+
+@needs_helm
+def test_helm_lint_strict_and_the_chart_documents_every_value(ca_file: Path) -> None:
+    assert HELM is not None
+    chart = ROOT / "deploy/helm/stsmesh"
+    done = subprocess.run([HELM, "lint", "--strict", str(chart), "--set-file", f"webhook.caBundle={ca_file}"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    chart_yaml = yaml.safe_load((chart / "Chart.yaml").read_text())
+    assert chart_yaml["kubeVersion"] == ">=1.20.0-0"
+    assert (chart / "templates/NOTES.txt").exists()
+    readme = (chart / "README.md").read_text()
+
+    def keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+        found = []
+        for key, value in values.items():
+            found.append(prefix + key)
+            if isinstance(value, dict) and value and key not in ("resources", "nodeSelector", "affinity"):
+                found.extend(keys(value, f"{prefix}{key}."))
+        return found
+
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    schema = json.loads((chart / "values.schema.json").read_text())
+    undocumented = [k for k in keys(values) if f"`{k}`" not in readme]
+    assert not undocumented, f"values missing from the chart README: {undocumented}"
+    assert set(values) == set(schema["properties"]), "every value is in the schema, and only those"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import json
 import subprocess
 import threading
@@ -23,7 +24,8 @@ import yaml
 from kubernetes import client
 
 from tests.e2e.conftest import WebhookProcess, create_namespace, stsmesh, wait_for_pods
-from tests.support import KUBECTL, MISSING_TOOL
+from tests.support import HELM, KUBECTL, MISSING_TOOL
+from webhook.core import certs
 from webhook.core.admission import review
 from webhook.core.exits import EXIT_CLUSTER
 from webhook.core.inputs import pod_from_statefulset, pod_review
@@ -235,11 +237,6 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
 
 def test_api_errors_are_short_and_say_what_to_do(api: client.ApiClient, cluster: Any, tmp_path: Path) -> None:
     """403 for a user without rights, 404 for a namespace that does not exist, unreachable server."""
-    import base64
-    import datetime as dt
-
-    from webhook.core import certs
-
     pki = Path(cluster.workdir) / "pki"
     ca = certs.Pem((pki / "ca.crt").read_bytes(), (pki / "ca.key").read_bytes())
     nobody = certs.make_serving_cert(ca, dt.datetime.now(dt.UTC), ["nobody"], client_auth=True, common_name="nobody")
@@ -408,3 +405,30 @@ def test_check_passes_when_healthy_and_names_each_fault(
         assert code == 1 and "registration" in failing(checks), checks
     finally:
         stsmesh("unregister", "--kubeconfig", kubeconfig)
+
+
+@pytest.mark.skipif(KUBECTL is None or HELM is None, reason=MISSING_TOOL.format("kubectl or helm"))
+def test_the_chart_passes_server_side_validation(api: client.ApiClient, cluster: Any, tmp_path: Path) -> None:
+    """What the chart renders with its options on (but the Prometheus Operator kinds, whose CRDs
+    this apiserver lacks) is accepted by the real apiserver, as a dry run."""
+    (tmp_path / "ca.crt").write_bytes(certs.make_ca(dt.datetime.now(dt.UTC)).cert)
+    rendered = subprocess.run(
+        [str(HELM), "template", "stsmesh", str(ROOT / "deploy/helm/stsmesh"), "-n", "stsmesh",
+         "--set", "perPodController.enabled=true", "--set", "replicas=3",
+         "--set-file", f"webhook.caBundle={tmp_path / 'ca.crt'}"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    for doc in docs:
+        if doc["kind"] == "PodDisruptionBudget":
+            doc["apiVersion"] = "policy/v1beta1"  # 1.20 serves no policy/v1
+    (tmp_path / "chart.yaml").write_text(yaml.safe_dump_all(docs))
+    core = client.CoreV1Api(api)
+    if "stsmesh" not in {n.metadata.name for n in core.list_namespace().items}:
+        core.create_namespace({"metadata": {"name": "stsmesh"}})
+    kubectl = [str(KUBECTL), "--kubeconfig", str(cluster.kubeconfig)]
+    result = subprocess.run(
+        [*kubectl, "apply", "--dry-run=server", "-f", str(tmp_path / "chart.yaml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deployment.apps/stsmesh-per-pod" in result.stdout and "mutatingwebhookconfiguration" in result.stdout
