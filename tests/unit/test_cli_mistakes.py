@@ -185,3 +185,19 @@ def test_json_log_format_makes_start_up_failures_json(files: dict[str, str]) -> 
     assert done.returncode == EXIT_USAGE
     line = json.loads(done.stderr)
     assert line["level"] == "ERROR" and "--port 99999" in line["message"]
+
+
+def test_one_output_convention() -> None:
+    """Every command that prints a result takes -o text|json|yaml (dry-run adds patched; render
+    prints objects only, as yaml or json; certs' -o says where the certificate goes)."""
+    from webhook.cli.completion import command_tree
+    from webhook.cli.main import build_parser
+
+    with_output = {" ".join(c.path): set(c.choices.get("--output", ())) for c in command_tree(build_parser())}
+    own = {"render per-pod": {"yaml", "json"}, "certs": {"files", "secret"}}
+    for command, formats in with_output.items():
+        if not formats or command in own:
+            continue
+        assert {"text", "json", "yaml"} <= formats, command
+    assert with_output["render per-pod"] == own["render per-pod"] and with_output["certs"] == own["certs"]
+    assert {"dry-run", "catalogue", "audit", "status", "check"} <= {c for c, f in with_output.items() if f}

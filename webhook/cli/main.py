@@ -25,6 +25,7 @@ from webhook.cli import completion
 from webhook.cli.explain import explain
 from webhook.cli.files import read_source
 from webhook.cluster import audit_cmd
+from webhook.cluster import cmdline as cluster_cmdline
 from webhook.cluster import commands as cluster_commands
 from webhook.core.admission import review
 from webhook.core.catalogue import Catalogue
@@ -218,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the apps stsmesh recognises and the fixes each gets",
         description="Print the effective app catalogue (shipped entries plus --catalogue overrides).",
     )
-    cat.add_argument("-o", "--output", choices=("text", "yaml"), default="text")
+    cluster_cmdline.output_flag(cat)
     _add_common(cat)
     shells = commands.add_parser(
         "completion",
@@ -344,9 +345,9 @@ def _answer(pod: dict[str, Any], settings: Settings, knowledge: MeshKnowledge, n
 
 def cmd_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     apps = settings.catalogue.apps
-    if args.output == "yaml":
-        # The catalogue schema itself: a file --catalogue accepts back.
-        out.write(yaml.safe_dump(dump(settings.catalogue), sort_keys=False, width=100))
+    if args.output in ("json", "yaml"):
+        # The catalogue schema itself: a file --catalogue accepts back (JSON is YAML too).
+        cluster_cmdline.write_data(dump(settings.catalogue), args.output, out)
         return EXIT_OK
     for app in apps:
         flavour = f" ({app.flavour})" if app.flavour else ""

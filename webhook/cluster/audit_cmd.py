@@ -6,7 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module, mesh_flags, scope_flags
+from webhook.cluster.cmdline import (
+    api_for,
+    call,
+    kube_flags,
+    kube_module,
+    mesh_flags,
+    output_flag,
+    scope_flags,
+    write_data,
+)
 from webhook.core.exits import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CommandError
 from webhook.core.settings import Settings
 
@@ -25,15 +34,13 @@ def add_parser(commands: Any) -> None:
     )
     scope_flags(a, "every namespace (default: the enabled ones)")
     mesh_flags(a, "assumed when pods and namespaces do not say")
-    a.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    output_flag(a, "table")  # table: the text output's old name
     a.add_argument("--catalogue", default=None, metavar="FILE", help="extra app catalogue, as for serve")
     kube_flags(a)
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
     """Review the cluster's StatefulSet pods with ``settings``, assembled as for ``serve``."""
-    import json
-
     from webhook.cluster import audit
 
     default_hint = settings.default_hint
@@ -58,8 +65,8 @@ def cmd_audit(args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
         result = audit.audit_pod(pod, settings, hint)
         if result is not None:
             audits.append(result)
-    if args.output == "json":
-        out.write(json.dumps({"pods": [a.as_dict() for a in audits]}, indent=2) + "\n")
+    if args.output in ("json", "yaml"):
+        write_data({"pods": [a.as_dict() for a in audits]}, args.output, out)
     else:
         out.write(audit.table(audits))
     return EXIT_ATTENTION if any(a.broken for a in audits) else EXIT_OK

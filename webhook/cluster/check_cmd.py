@@ -5,7 +5,6 @@ with a hint under every ×. Exit 0 when all pass, 1 when any fails, 5 when the c
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import ssl
 import urllib.parse
@@ -14,7 +13,7 @@ from typing import Any, TextIO
 
 from webhook import __version__
 from webhook.cluster import manifests, preflight
-from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module
+from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module, output_flag, write_data
 from webhook.cluster.preflight import Check
 from webhook.core.exits import EXIT_ATTENTION, EXIT_OK
 from webhook.core.namespaces import (
@@ -49,7 +48,7 @@ def add_parser(commands: Any) -> None:
     c.add_argument(
         "--secret-name", default="stsmesh-tls", help="the serving certificate's Secret (default stsmesh-tls)"
     )
-    c.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    output_flag(c)
     kube_flags(c)
 
 
@@ -144,13 +143,7 @@ def _get(url: str) -> str | None:
 
 def _print(checks: list[Check], output: str, out: TextIO) -> None:
     if output in ("json", "yaml"):
-        payload = {"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
-        if output == "json":
-            out.write(json.dumps(payload, indent=2) + "\n")
-        else:
-            import yaml
-
-            out.write(yaml.safe_dump(payload, sort_keys=False))
+        write_data({"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}, output, out)
         return
     for check in checks:
         out.write(f"{'✓' if check.ok else '×'} {check.name}: {check.detail}\n")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Any
+import json
+from typing import Any, TextIO
 
 from webhook.core.exits import EXIT_CLUSTER, CommandError
 from webhook.core.mesh import MESH_CHOICES
@@ -24,6 +25,26 @@ def scope_flags(parser: argparse.ArgumentParser, all_help: str) -> None:
 def mesh_flags(parser: argparse.ArgumentParser, version_help: str) -> None:
     parser.add_argument("--mesh", choices=MESH_CHOICES, default=None)
     parser.add_argument("--mesh-version", default=None, help=version_help)
+
+
+OUTPUTS = ("text", "json", "yaml")
+"""The output formats of every command that prints a result: text for people, json/yaml for tools."""
+
+
+def output_flag(parser: argparse.ArgumentParser, *extra: str) -> None:
+    parser.add_argument(
+        "-o", "--output", choices=(*OUTPUTS, *extra), default="text", help="text (default), json or yaml"
+    )
+
+
+def write_data(data: Any, output: str, out: TextIO) -> None:
+    """``data`` as JSON or YAML (``output``), the same document either way."""
+    if output == "yaml":
+        import yaml
+
+        out.write(yaml.safe_dump(data, sort_keys=False, width=100))
+    else:
+        out.write(json.dumps(data, indent=2) + "\n")
 
 
 def kube_flags(parser: argparse.ArgumentParser) -> None:

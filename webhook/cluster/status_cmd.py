@@ -7,12 +7,12 @@ import argparse
 import socket
 import ssl
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from webhook.cluster import manifests
-from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module
+from webhook.cluster.cmdline import api_for, call, kube_flags, kube_module, output_flag, write_data
+from webhook.cluster.preflight import Check
 from webhook.core import certs
 from webhook.core.exits import EXIT_ATTENTION, EXIT_OK
 
@@ -21,17 +21,12 @@ def add_parser(commands: Any) -> None:
     s = commands.add_parser(
         "status",
         help="show registration, whether its caBundle verifies the serving cert, enabled namespaces, health",
-        description="Exit 0 when registered, trusted and healthy; 1 when something needs attention.",
+        description="Exit 0 when registered, trusted and healthy; 1 when something needs attention. "
+        "`stsmesh check` is the full pre-flight.",
     )
     s.add_argument("--cert-file", default=None, help="serving cert to check against the caBundle (Service targets)")
+    output_flag(s)
     kube_flags(s)
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
@@ -51,8 +46,11 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             ", ".join(namespaces) if namespaces else "none enabled: run `stsmesh enable NAMESPACE`",
         )
     )
-    for check in checks:
-        out.write(f"{'ok ' if check.ok else 'BAD'} {check.name}: {check.detail}\n")
+    if args.output in ("json", "yaml"):
+        write_data({"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}, args.output, out)
+    else:
+        for check in checks:
+            out.write(f"{'ok ' if check.ok else 'BAD'} {check.name}: {check.detail}\n")
     return EXIT_OK if all(c.ok for c in checks) else EXIT_ATTENTION
 
 
