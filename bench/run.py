@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import yaml
 
 from bench.reviews import bodies
 from webhook.core import certs
@@ -114,14 +115,14 @@ def _memory_kib(pid: int, field: str) -> int:
 class Server:
     def __init__(self, name: str, argv: list[str], port: int, ca_file: Path, cwd: Path) -> None:
         self.name, self.argv, self.port, self.ca_file, self.cwd = name, argv, port, ca_file, cwd
+        self.log_file = ca_file.parent / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.cold_start_s = 0.0
 
     def start(self, body: bytes) -> None:
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [*_pin(0), *self.argv], cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        log = open(self.log_file, "ab")  # noqa: SIM115 - the server's stderr, closed with it
+        self.process = subprocess.Popen([*_pin(0), *self.argv], cwd=self.cwd, stdout=log, stderr=log)
         context = ssl.create_default_context(cafile=str(self.ca_file))
         deadline = started + 20
         while time.perf_counter() < deadline:
@@ -238,6 +239,20 @@ def pair_ratios(row: Row, ours: list[Row], baseline: list[Row]) -> None:
     row.p99_ratio_to_baseline = _median_ratio([(o.p99_ms, b.p99_ms) for o, b in pairs])
 
 
+PEERS = ("aiohttp-json", "fastapi", "go")
+
+
+def peer_ratios(ours: list[Row], peer: list[Row], body: str, connections: int, close: bool) -> dict[str, Any]:
+    """stsmesh (as deployed) against a peer in one row: medians of the back-to-back rounds' ratios
+    of requests/s and of CPU per request."""
+    pairs = list(zip(ours, peer, strict=True))
+    return {
+        "peer": peer[0].server, "body": body, "connections": connections, "mode": "close" if close else "keep-alive",
+        "requests_ratio": _median_ratio([(o.requests_per_s, p.requests_per_s) for o, p in pairs]),
+        "cpu_ratio": _median_ratio([(o.cpu_us_per_request, p.cpu_us_per_request) for o, p in pairs]),
+    }  # fmt: skip
+
+
 def _median_ratio(pairs: list[tuple[float, float]]) -> float | None:
     """None when the baseline measured nothing (no requests answered) in every pair."""
     ratios = [ours / base for ours, base in pairs if base > 0]
@@ -287,22 +302,71 @@ def prepare_workdir(now: dt.datetime) -> tuple[Path, dict[str, Path]]:
     return workdir, files
 
 
-def server_commands(tree: Path, workdir: Path) -> dict[str, tuple[Path, ServerCommand]]:
-    """stsmesh (from ``tree``) and the baseline, each as (working directory, argv for a port)."""
-    # stsmesh at WARNING: the per-request INFO line is the log pipeline's cost, not the webhook's.
-    return {
-        "stsmesh": (tree, lambda port: [
-            sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--cert-file", str(workdir / "tls.crt"), "--key-file", str(workdir / "tls.key"),
-            "--mesh", "istio", "--mesh-version", "1.9", "--log-level", "WARNING"]),
-        "baseline": (ROOT, lambda port: [sys.executable, str(ROOT / "bench/baseline_server.py"), str(port),
-                                         str(workdir / "tls.crt"), str(workdir / "tls.key")]),
-    }  # fmt: skip
+DEPLOYMENT = ROOT / "deploy/base/deployment.yaml"
+
+
+def deployed_args(workdir: Path) -> list[str]:
+    """The ``stsmesh serve`` arguments of deploy/base's Deployment, its certificate paths pointed at
+    the bench's (tests/unit/test_bench_baseline.py keeps them in step)."""
+    deployment = yaml.safe_load(DEPLOYMENT.read_text())
+    (container,) = (c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "stsmesh")
+    where = {"/etc/stsmesh/tls/tls.crt": str(workdir / "tls.crt"), "/etc/stsmesh/tls/tls.key": str(workdir / "tls.key")}
+    args = []
+    for arg in container["args"]:
+        flag, equals, value = arg.partition("=")
+        args.append(f"{flag}={where.get(value, value)}" if equals else arg)
+    return args
+
+
+BENCH_ONLY = ["--mesh", "istio", "--mesh-version", "1.9"]
+"""What the bench adds to a deployment's arguments: the mesh its review bodies do not carry (a
+cluster's namespaces would say it)."""
+
+
+PEERS_DIR = Path(os.environ.get("STSMESH_BENCH_PEERS", Path.home() / ".cache/stsmesh/bench"))
+"""Where bench/setup.sh builds the Go peer."""
+
+
+def server_commands(tree: Path, workdir: Path, peers: bool = False) -> dict[str, tuple[Path, ServerCommand]]:
+    """stsmesh as deployed (deploy/base's arguments: JSON lines at INFO, metrics on), stsmesh with
+    the command's defaults (text lines at INFO), the baseline, and (``peers``) the webhooks people
+    write by hand (bench/peers: aiohttp with the json module, FastAPI + uvicorn, Go net/http), each
+    as (working directory, argv for a port). Every server writes its log to a file, as a kubelet does."""
+    serve = [sys.executable, "-m", "webhook", "serve", "--host", "127.0.0.1"]
+    pair = [str(workdir / "tls.crt"), str(workdir / "tls.key")]
+    certs_given = ["--cert-file", pair[0], "--key-file", pair[1]]
+    commands: dict[str, tuple[Path, ServerCommand]] = {
+        "stsmesh": (tree, lambda port: [*serve, "--port", str(port), *deployed_args(workdir), *BENCH_ONLY]),
+        "stsmesh-text": (tree, lambda port: [*serve, "--port", str(port), *certs_given, *BENCH_ONLY]),
+        "baseline": (ROOT, lambda port: [sys.executable, str(ROOT / "bench/baseline_server.py"), str(port), *pair]),
+    }
+    if peers:
+        commands["aiohttp-json"] = (ROOT, lambda port: [sys.executable, "-m", "bench.peers.aiohttp_stdlib",
+                                                        str(port), *pair])  # fmt: skip
+        commands["fastapi"] = (
+            ROOT,
+            lambda port: [sys.executable, "-m", "bench.peers.fastapi_webhook", str(port), *pair],
+        )
+        commands["go"] = (ROOT, lambda port: [str(PEERS_DIR / "webhook-go"), str(port), *pair])
+    return commands
+
+
+def missing_peers() -> list[str]:
+    """What bench/setup.sh has not installed yet."""
+    missing = []
+    for module in ("fastapi", "uvicorn"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if not (PEERS_DIR / "webhook-go").exists():
+        missing.append(str(PEERS_DIR / "webhook-go"))
+    return missing
 
 
 def table(rows: list[Row]) -> str:
     head = (
-        f"{'server':<9}{'body':<22}{'conn':>5} {'mode':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'server':<13}{'body':<22}{'conn':>5} {'mode':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'CPU µs/req':>11}{'kinstr/req':>11}{'err':>5}{'×base':>7}{'p99×base':>9}"
     )
     lines = [head, "-" * len(head)]
@@ -311,7 +375,7 @@ def table(rows: list[Row]) -> str:
         p99_ratio = f"{r.p99_ratio_to_baseline:.2f}" if r.p99_ratio_to_baseline is not None else ""
         kinstr = f"{r.kinstructions_per_request:.0f}" if r.kinstructions_per_request is not None else "-"
         lines.append(
-            f"{r.server:<9}{r.body:<22}{r.connections:>5} {r.mode:<15}{r.requests_per_s:>9.0f}{r.p50_ms:>9.2f}"
+            f"{r.server:<13}{r.body:<22}{r.connections:>5} {r.mode:<15}{r.requests_per_s:>9.0f}{r.p50_ms:>9.2f}"
             f"{r.p99_ms:>9.2f}{r.cpu_us_per_request:>11.0f}{kinstr:>11}{r.errors:>5}{ratio:>7}{p99_ratio:>9}"
         )
     return "\n".join(lines)
@@ -361,6 +425,28 @@ def targets(
     return out
 
 
+def peer_targets(versus: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue #18's targets against the peers, on the typical and the Bitnami-sized review at 8 and
+    64 connections, kept alive."""
+    scope = [v for v in versus if v["mode"] == "keep-alive" and v["connections"] in (8, 64)
+             and v["body"] in ("typical", "bitnami-managedFields")]  # fmt: skip
+    out = []
+    for peer, floor, what in (("aiohttp-json", 1.0, "requests/s"), ("fastapi", 1.5, "requests/s")):
+        rows = [v for v in scope if v["peer"] == peer and v["requests_ratio"] is not None]
+        if rows:
+            low = min(rows, key=lambda v: v["requests_ratio"])
+            out.append({"target": f"as deployed: {what} ≥ {floor}× {peer}'s",
+                        "measured": f"lowest {low['requests_ratio']:.2f}× ({low['body']}, {low['connections']} conn)",
+                        "met": low["requests_ratio"] >= floor})  # fmt: skip
+    rows = [v for v in scope if v["peer"] == "aiohttp-json" and v["cpu_ratio"] is not None]
+    if rows:
+        high = max(rows, key=lambda v: v["cpu_ratio"])
+        out.append({"target": "as deployed: CPU per request ≤ 1.1× aiohttp-json's",
+                    "measured": f"highest {high['cpu_ratio']:.2f}× ({high['body']}, {high['connections']} conn)",
+                    "met": high["cpu_ratio"] <= 1.1})  # fmt: skip
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load row (default 5)")
@@ -374,20 +460,38 @@ def main() -> int:
         default="compiled",
         help="stsmesh as the image ships it (compiled, default) or the source tree as plain Python",
     )
+    parser.add_argument(
+        "--bodies", default="", metavar="NAME,...", help="only these review bodies (default: all; see bench/reviews.py)"
+    )
+    parser.add_argument("--connections", default="", metavar="N,...", help="only these concurrencies (default 1,8,64)")
+    parser.add_argument("--no-peers", action="store_true", help="leave out the hand-written peers (bench/peers)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `bash bench/setup.sh` first", file=sys.stderr)
+        return 2
+    if not args.no_peers and missing_peers():
+        print(f"peers missing ({', '.join(missing_peers())}): run `bash bench/setup.sh`, or pass --no-peers",
+              file=sys.stderr)  # fmt: skip
         return 2
 
     tree = compiled_tree() if args.build == "compiled" else ROOT
     now = dt.datetime.now(dt.UTC)
     workdir, files = prepare_workdir(now)
-    servers = server_commands(tree, workdir)
+    servers = server_commands(tree, workdir, peers=not args.no_peers)
     body_names = ["typical"] if args.quick else list(files)
     concurrencies = [8] if args.quick else [1, 8, 64]
+    if args.bodies:
+        body_names = [b for b in args.bodies.split(",") if b]
+        unknown = set(body_names) - set(files)
+        if unknown:
+            print(f"unknown bodies {sorted(unknown)}: choose from {', '.join(files)}", file=sys.stderr)
+            return 2
+    if args.connections:
+        concurrencies = [int(c) for c in args.connections.split(",") if c]
     repeat = max(1, args.repeat)
     rows: list[Row] = []
     raw_rows: list[Row] = []
+    versus: list[dict[str, Any]] = []
     extra: dict[str, dict[str, Any]] = {}
     running: dict[str, Server] = {}
     try:
@@ -418,8 +522,10 @@ def main() -> int:
                     runs[server.name].append(row)
                     raw_rows.append(row)
             medians = {name: median_row(r) for name, r in runs.items()}
-            if "stsmesh" in runs and "baseline" in runs:
-                pair_ratios(medians["stsmesh"], runs["stsmesh"], runs["baseline"])
+            for name in (n for n in runs if n != "baseline" and "baseline" in runs):
+                pair_ratios(medians[name], runs[name], runs["baseline"])
+            for peer in (n for n in runs if n in PEERS):
+                versus.append(peer_ratios(runs["stsmesh"], runs[peer], body, connections, close))
             rows.extend(medians.values())
         time.sleep(SETTLE_SECONDS)
         for name, server in running.items():
@@ -430,7 +536,7 @@ def main() -> int:
         for server in running.values():
             server.stop()
     micro_rows = micro(tree)
-    checks = targets(rows, extra, micro_rows)
+    checks = targets(rows, extra, micro_rows) + peer_targets(versus)
 
     print(f"stsmesh build: {args.build}; {args.duration:g} s per row, medians of {repeat} back-to-back pair(s)\n")
     print(table(sorted(rows, key=lambda r: (r.body, r.mode, r.connections, r.server != "stsmesh"))))
@@ -445,6 +551,12 @@ def main() -> int:
         print(f"{m['body']:<24}{m['body_bytes']:>8}{m['reviews_per_s']:>11}{m['us_per_review']:>8}"
               f"{m['patch_ops']:>10}{m['patch_bytes']:>12}")  # fmt: skip
     print()
+    if versus:
+        print(f"{'stsmesh as deployed vs':<24}{'body':<22}{'conn':>5}{'req/s ×':>9}{'CPU/req ×':>11}")
+        for v in versus:
+            print(f"{v['peer']:<24}{v['body']:<22}{v['connections']:>5}{v['requests_ratio'] or 0:>9.2f}"
+                  f"{v['cpu_ratio'] or 0:>11.2f}")  # fmt: skip
+        print()
     for c in checks:
         print(f"{'met ' if c['met'] else 'MISS'}  {c['target']}: {c['measured']}")
 
@@ -459,6 +571,7 @@ def main() -> int:
         "machine": {"cpus": CPUS, "python": platform.python_version()},
         "duration_s": args.duration, "repeat": repeat, "load": [asdict(r) for r in rows],
         "load_runs": [asdict(r) for r in raw_rows], "processes": extra, "review": micro_rows, "targets": checks,
+        "peers": versus,
     }, indent=2))  # fmt: skip
     print(f"\nwritten {out.relative_to(ROOT)}")
     shutil.rmtree(workdir, ignore_errors=True)

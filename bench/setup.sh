@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The benchmark's own set-up: the project in .venv (as the README installs it, plus the tools that
-# compile the core with mypyc, as the container image ships it), wrk and (optionally) valgrind and perf
-# from Debian.
+# compile the core with mypyc, as the container image ships it, and the FastAPI peer), the Go peer,
+# wrk and (optionally) valgrind and perf from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[compile]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[compile,bench]'
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# The Go peer (bench/peers/go), built outside the repository with Debian's Go.
+if ! command -v go >/dev/null; then
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq golang-go >/dev/null
+fi
+PEERS=${STSMESH_BENCH_PEERS:-$HOME/.cache/stsmesh/bench}
+mkdir -p "$PEERS"
+(cd bench/peers/go && GOFLAGS=-mod=mod GOCACHE="$PEERS/gocache" go build -o "$PEERS/webhook-go" .)
 if ! command -v wrk >/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null
 fi

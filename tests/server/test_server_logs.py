@@ -97,3 +97,79 @@ async def test_server_request_line_in_json(aiohttp_client: Any, settings: Settin
     assert entry["outcome"] == "patched"
     assert entry["pod"] == "zk-0"
     assert isinstance(entry["duration_ms"], float)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_the_fast_request_line_is_the_formatters_line(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-request line the server writes without a LogRecord (logs.LineWriter) is, byte for
+    byte, the line the configured formatter makes of the same record: same fields, same order."""
+    import io
+    import logging
+
+    from webhook.server import logs
+
+    stream = io.StringIO()
+    logs.configure("INFO", fmt, stream)  # type: ignore[arg-type]
+    try:
+        writer = logs._writer
+        assert writer is not None
+        fields = {
+            **logs.request_identity("u-1", "data", "zk-0", "CREATE"),
+            "outcome": "patched",
+            "reason": "statefulset-pod",
+            "fixes": ("zookeeper-listen-all-ips", "identity-labels"),
+            "duration_ms": 1.23,
+            "mesh": "Istio 1.9",
+            "error": 'a "quoted" value',
+        }
+        moment = 1_790_000_000.987654
+        monkeypatch.setattr(logs.time, "time", lambda: moment)
+        writer.write("WARNING", "webhook.server.app", "patched in 1.2 ms", fields)
+        record = logging.LogRecord(
+            "webhook.server.app", logging.WARNING, __file__, 1, "%s", ("patched in 1.2 ms",), None
+        )
+        record.created = moment
+        record.__dict__.update(fields)
+        expected = writer.handler.format(record)
+    finally:
+        logs.configure("INFO", "text")
+    assert stream.getvalue() == expected + "\n"
+    line = stream.getvalue()
+    for name in ("uid", "namespace", "pod", "outcome", "fixes", "duration_ms"):
+        assert name in line
+    assert ("2026-09-21T" in line) and (".987Z" in line)
+
+
+async def test_request_lines_of_one_loop_turn_go_out_together_and_in_order() -> None:
+    """Inside the loop, request lines are written at the end of the loop's turn, in one write; a
+    record logged meanwhile writes them first, so the stream keeps the order they were made in."""
+    import asyncio
+    import io
+    import logging
+
+    from webhook.server import logs
+
+    class Counting(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            Counting.writes += 1
+            return super().write(text)
+
+    stream = Counting()
+    logs.configure("INFO", "text", stream)
+    try:
+        writer = logs._writer
+        assert writer is not None
+        for n in range(3):
+            writer.write("INFO", "webhook.server.app", f"line {n}", {})
+        assert stream.getvalue() == "", "pending until the loop's turn ends"
+        await asyncio.sleep(0)
+        assert [line.split(": ", 1)[1] for line in stream.getvalue().splitlines()] == ["line 0", "line 1", "line 2"]
+        assert Counting.writes == 1, "one write for the turn's lines"
+        writer.write("INFO", "webhook.server.app", "line 3", {})
+        logging.getLogger("webhook.test").warning("a warning after line 3")
+        tail = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines()[3:]]
+        assert tail == ["line 3", "a warning after line 3"]
+    finally:
+        logs.configure("INFO", "text")

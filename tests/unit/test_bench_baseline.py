@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from aiohttp.test_utils import TestClient
 from bench.baseline_server import EXTRA_MODES, mutate, with_extra_work
 from bench.reviews import bodies
 from webhook.core.review import decode_patch
+
+ROOT = Path(__file__).resolve().parents[2]
 
 Client = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
@@ -40,3 +43,21 @@ async def test_plain_baseline_answers_its_fixed_patch(aiohttp_client: Client) ->
     assert decode_patch(await response.json()) == [
         {"op": "add", "path": "/metadata/annotations/baseline", "value": "true"}
     ]
+
+
+def test_the_bench_runs_stsmesh_as_deploy_base_does(tmp_path: Path) -> None:
+    """bench.run's stsmesh is deploy/base's Deployment's arguments (certificate paths aside), plus
+    only the host, port and the mesh the review bodies do not carry: they cannot drift apart."""
+    import yaml
+
+    from bench.run import BENCH_ONLY, server_commands
+
+    deployment = yaml.safe_load((ROOT / "deploy/base/deployment.yaml").read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    argv = server_commands(ROOT, tmp_path)["stsmesh"][1](4321)
+    serve_args = argv[argv.index("serve") + 1 :]
+    expected = [a.replace("/etc/stsmesh/tls/", f"{tmp_path}/") for a in container["args"]]
+    assert serve_args == ["--host", "127.0.0.1", "--port", "4321", *expected, *BENCH_ONLY]
+    assert "--log-format=json" in expected and not any(a.startswith("--log-level") for a in serve_args)
+    defaults = server_commands(ROOT, tmp_path)["stsmesh-text"][1](4321)
+    assert not any(a.startswith(("--log-format", "--log-level")) for a in defaults), "the command's defaults"

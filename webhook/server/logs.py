@@ -9,12 +9,14 @@ name travels as ``pod``.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
-from datetime import UTC, datetime
+import time
 from typing import Any, Literal, TextIO
 
-import orjson
+from webhook.server.lines import json_line, text_line, timestamp
 
 LogFormat = Literal["text", "json"]
 
@@ -37,20 +39,13 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
 class TextFormatter(logging.Formatter):
     """``2024-05-01T12:00:00.123Z INFO webhook.server.app: message uid=... outcome=...``"""
 
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return _timestamp(record)
-
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        fields = extra_fields(record)
-        if not fields:
-            return line
-        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields.items())
-        head, newline, traceback = line.partition("\n")
-        return f"{head} {pairs}{newline}{traceback}"
+        line = text_line(timestamp(record.created), record.levelname, record.name, record.getMessage(),
+                         extra_fields(record))  # fmt: skip
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        tail = [text for text in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)) if text]
+        return "\n".join([line, *tail])
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,35 +53,67 @@ class JsonFormatter(logging.Formatter):
     ``exception`` (the formatted traceback) when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": _timestamp(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in extra_fields(record).items():
-            entry.setdefault(key, value)
+        exception = None
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            exception = self.formatException(record.exc_info)
         elif record.exc_text:
-            entry["exception"] = record.exc_text
-        if record.stack_info:
-            entry["stack"] = self.formatStack(record.stack_info)
-        return orjson.dumps(entry, default=str).decode("utf-8")
+            exception = record.exc_text
+        stack = self.formatStack(record.stack_info) if record.stack_info else None
+        return json_line(timestamp(record.created), record.levelname, record.name, record.getMessage(),
+                         extra_fields(record), exception, stack)  # fmt: skip
 
 
-def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+class LineWriter:
+    """The per-request line written straight to the stream of the handler :func:`configure`
+    installed: the same line its formatter would make, without a LogRecord, the handler's lock and
+    the formatter's walk over the record. Callers check the level first, as ``isEnabledFor`` would.
+
+    Inside the event loop, the lines of one loop iteration go out in one write at its end (the
+    stream is line-buffered: a write per line was a system call per request, most of what the
+    line cost); any other record the handler emits writes them first, so the order holds. At most
+    one iteration's lines are pending; outside a loop each line is written at once.
+    Measured in bench/RESULTS.md ("The request line")."""
+
+    def __init__(self, fmt: LogFormat, handler: logging.StreamHandler[TextIO]) -> None:
+        self.handler = handler
+        self._line = json_line if fmt == "json" else text_line
+        self._pending: list[str] = []
+
+    def write(self, level: str, logger: str, message: str, fields: dict[str, Any]) -> None:
+        line = self._line(timestamp(time.time()), level, logger, message, fields) + "\n"
+        if self._pending:
+            self._pending.append(line)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.handler.stream.write(line)
+            return
+        self._pending.append(line)
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        if self._pending:
+            lines, self._pending = "".join(self._pending), []
+            self.handler.stream.write(lines)
 
 
-def _text_value(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        value = ",".join(str(item) for item in value)
-    text = str(value)
-    if text == "" or any(ch.isspace() or ch in '="' for ch in text):
-        return orjson.dumps(text).decode("utf-8")
-    return text
+_writer: LineWriter | None = None
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    if _writer is not None:
+        _writer.flush()
+
+
+def line_writer() -> LineWriter | None:
+    """The :class:`LineWriter`, while the handler :func:`configure` installed is the root logger's
+    only one (with any other handler, or none, callers log records so every handler sees them)."""
+    writer = _writer
+    if writer is None or logging.getLogger().handlers != [writer.handler]:
+        return None
+    return writer
 
 
 def make_formatter(fmt: LogFormat) -> logging.Formatter:
@@ -98,7 +125,15 @@ def make_formatter(fmt: LogFormat) -> logging.Formatter:
 
 
 class _StsmeshHandler(logging.StreamHandler[TextIO]):
-    """Marks the handler :func:`configure` installed, so calling it again replaces it."""
+    """Marks the handler :func:`configure` installed, so calling it again replaces it; writes the
+    :class:`LineWriter`'s pending lines before a record of its own, so lines keep their order."""
+
+    writer: LineWriter | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+        super().emit(record)
 
 
 def configure(level: str, fmt: LogFormat, stream: TextIO | None = None) -> None:
@@ -118,6 +153,10 @@ def configure(level: str, fmt: LogFormat, stream: TextIO | None = None) -> None:
         old.close()
     root.addHandler(handler)
     root.setLevel(numeric)
+    global _writer
+    if _writer is not None:
+        _writer.flush()
+    _writer = handler.writer = LineWriter(fmt, handler)
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(numeric)
 

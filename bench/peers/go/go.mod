@@ -1,0 +1,3 @@
+module stsmesh.bench/webhook
+
+go 1.19
