@@ -552,10 +552,10 @@ def main() -> int:
               f"{m['patch_ops']:>10}{m['patch_bytes']:>12}")  # fmt: skip
     print()
     if versus:
-        print(f"{'stsmesh as deployed vs':<24}{'body':<22}{'conn':>5}{'req/s ×':>9}{'CPU/req ×':>11}")
+        print(f"{'stsmesh as deployed vs':<24}{'body':<22}{'conn':>5} {'mode':<15}{'req/s ×':>9}{'CPU/req ×':>11}")
         for v in versus:
-            print(f"{v['peer']:<24}{v['body']:<22}{v['connections']:>5}{v['requests_ratio'] or 0:>9.2f}"
-                  f"{v['cpu_ratio'] or 0:>11.2f}")  # fmt: skip
+            print(f"{v['peer']:<24}{v['body']:<22}{v['connections']:>5} {v['mode']:<15}"
+                  f"{v['requests_ratio'] or 0:>9.2f}{v['cpu_ratio'] or 0:>11.2f}")  # fmt: skip
         print()
     for c in checks:
         print(f"{'met ' if c['met'] else 'MISS'}  {c['target']}: {c['measured']}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import re
 import shutil
 import socket
 import ssl
@@ -59,6 +60,41 @@ def free_port() -> int:
     raise RuntimeError(f"no free loopback port below the ephemeral range ({low})")
 
 
+def k8s_version() -> tuple[int, int]:
+    """The (major, minor) of the kube-apiserver in STSMESH_K8S_BIN (``--version``: ``Kubernetes v1.20.2``)."""
+    done = subprocess.run([str(K8S_BIN / "kube-apiserver"), "--version"], capture_output=True, text=True)
+    found = re.search(r"v(\d+)\.(\d+)", done.stdout + done.stderr)
+    if found is None:
+        raise RuntimeError(f"cannot read the version of {K8S_BIN / 'kube-apiserver'}: {done.stdout}{done.stderr}")
+    return int(found.group(1)), int(found.group(2))
+
+
+@dataclass(frozen=True)
+class Release:
+    """What the harness and the tests must know of the Kubernetes they run on."""
+
+    version: tuple[int, int]
+
+    @property
+    def controller_manager_insecure_port(self) -> bool:
+        """``--port=0`` (turn the insecure port off) exists up to 1.23; passing it later is fatal."""
+        return self.version < (1, 24)
+
+    @property
+    def token_secrets(self) -> bool:
+        """ServiceAccount token Secrets are generated up to 1.23 (LegacyServiceAccountTokenNoAutoGeneration)."""
+        return self.version < (1, 24)
+
+    @property
+    def pod_index_label(self) -> bool:
+        """The StatefulSet controller sets apps.kubernetes.io/pod-index from 1.28."""
+        return self.version >= (1, 28)
+
+    @property
+    def pdb_api(self) -> str:
+        return "policy/v1" if self.version >= (1, 21) else "policy/v1beta1"
+
+
 @dataclass
 class LocalCluster:
     workdir: Path
@@ -66,6 +102,7 @@ class LocalCluster:
     api_port: int = 0
     kubeconfig: Path = Path()
     commands: dict[str, tuple[list[str], dict[str, str], int]] = field(default_factory=dict)
+    release: Release = field(default_factory=lambda: Release(k8s_version()))
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -103,11 +140,13 @@ class LocalCluster:
             env,
         )  # fmt: skip
         self._wait(self._apiserver_ready, "kube-apiserver", timeout=60)
+        cm_port = free_port()
         self._spawn(
             "kube-controller-manager",
             [
                 str(K8S_BIN / "kube-controller-manager"), f"--kubeconfig={self.workdir / 'cm.kubeconfig'}",
-                "--bind-address=127.0.0.1", f"--secure-port={free_port()}", "--port=0", "--leader-elect=false",
+                "--bind-address=127.0.0.1", f"--secure-port={cm_port}", "--leader-elect=false",
+                *(["--port=0"] if self.release.controller_manager_insecure_port else []),
                 "--controllers=*", "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={pki['sa.key']}", f"--root-ca-file={pki['ca.crt']}",
                 f"--cluster-signing-cert-file={pki['ca.crt']}", f"--cluster-signing-key-file={pki['ca.key']}",
@@ -115,6 +154,17 @@ class LocalCluster:
             ],
             env,
         )  # fmt: skip
+        self._wait(lambda: self._controller_manager_healthy(cm_port), "kube-controller-manager")
+
+    def _controller_manager_healthy(self, port: int) -> bool:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # its self-signed serving certificate; only health is asked
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=context, timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
@@ -135,8 +185,14 @@ class LocalCluster:
     def _wait(self, ready: Any, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.processes):
-                raise RuntimeError(f"a control-plane process exited while waiting for {what}; see {self.workdir}")
+            for name, (_, _, index) in self.commands.items():
+                code = self.processes[index].poll()
+                if code is not None:
+                    log = (self.workdir / f"{name}.log").read_text(errors="replace").strip().splitlines()[-8:]
+                    raise RuntimeError(
+                        f"{name} exited with code {code} while waiting for {what} (Kubernetes "
+                        f"{'.'.join(map(str, self.release.version))}); the end of its log:\n" + "\n".join(log)
+                    )
             if ready():
                 return
             time.sleep(0.2)

@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.e2e.cluster import LocalCluster, binaries_missing, free_port
+from tests.e2e.cluster import LocalCluster, Release, binaries_missing, free_port, k8s_version
 from webhook.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
+RELEASE = Release(k8s_version()) if binaries_missing() is None else Release((0, 0))
+"""The Kubernetes the suite runs on (STSMESH_K8S_BIN): the harness and tests adapt to it."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -141,15 +143,18 @@ def webhook_process(tmp_path: Path) -> Iterator[WebhookProcess]:
 
 
 def create_namespace(api: client.ApiClient, name: str) -> None:
+    """The namespace, once pods can be created in it: its default ServiceAccount exists (and, up to
+    1.23, that account's token Secret, which the ServiceAccount admission plugin waits for)."""
     core = client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": name}})
+    needs_secret = RELEASE.token_secrets
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # 1.20: pods need the default ServiceAccount and its token
+    while time.monotonic() < deadline:
         sas = core.list_namespaced_service_account(name).items
-        if any(sa.metadata.name == "default" and sa.secrets for sa in sas):
+        if any(sa.metadata.name == "default" and (sa.secrets or not needs_secret) for sa in sas):
             return
         time.sleep(0.2)
-    raise TimeoutError(f"no default ServiceAccount token in {name}")
+    raise TimeoutError(f"no default ServiceAccount{' token' if needs_secret else ''} in {name}")
 
 
 def wait_for_pods(api: client.ApiClient, namespace: str, selector: str, count: int, timeout: float = 60) -> list[Any]:

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.e2e.conftest import WebhookProcess, create_namespace, stsmesh, wait_for_pods
+from tests.e2e.conftest import RELEASE, WebhookProcess, create_namespace, stsmesh, wait_for_pods
 from tests.support import HELM, KUBECTL, MISSING_TOOL
 from webhook.core import certs
 from webhook.core.admission import review
@@ -84,7 +84,8 @@ def assert_carries_golden_mutations(stored: dict[str, Any], sts: dict[str, Any])
     """The stored pod is exactly the controller's pod plus what the dry-run patch adds."""
     ordinal = int(stored["metadata"]["name"].rsplit("-", 1)[1])
     dry = pod_from_statefulset(sts, ordinal)
-    dry["metadata"]["labels"].pop("apps.kubernetes.io/pod-index")  # 1.20's controller does not set it
+    if not RELEASE.pod_index_label:  # the controller sets it from 1.28; the dry-run always does
+        dry["metadata"]["labels"].pop("apps.kubernetes.io/pod-index")
     result = review(pod_review(copy.deepcopy(dry)), ISTIO_19)
     expected = jsonpatch.apply_patch(dry, decode_patch(result.response))
     assert stored["metadata"].get("annotations", {}) == expected["metadata"].get("annotations", {})
@@ -139,7 +140,7 @@ def test_pods_carry_the_golden_mutations_and_other_namespaces_are_untouched(
     apply(api, off)
     (untouched,) = wait_for_pods(api, "e2e-off", "app.kubernetes.io/name=zookeeper", 1)[:1]
     assert APPLIED not in untouched["metadata"].get("annotations", {})
-    assert "apps.kubernetes.io/pod-index" not in untouched["metadata"]["labels"]
+    assert ("apps.kubernetes.io/pod-index" in untouched["metadata"]["labels"]) == RELEASE.pod_index_label
     env = {e["name"]: e.get("value") for e in untouched["spec"]["containers"][0]["env"]}
     assert env["ZOO_LISTEN_ALLIPS_ENABLED"] == "no"
 
@@ -220,7 +221,7 @@ def test_deploy_manifests_pass_server_side_validation(api: client.ApiClient, clu
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]  # the base plus the per-pod controller
     for doc in docs:
         if doc["kind"] == "PodDisruptionBudget":
-            doc["apiVersion"] = "policy/v1beta1"
+            doc["apiVersion"] = RELEASE.pdb_api
     (tmp_path / "base.yaml").write_text(yaml.safe_dump_all([d for d in docs if d["kind"] != "Namespace"]))
     # a server-side dry run does not persist the Namespace, so objects inside it need it for real
     client.CoreV1Api(api).create_namespace({"metadata": {"name": "stsmesh"}})
@@ -421,7 +422,7 @@ def test_the_chart_passes_server_side_validation(api: client.ApiClient, cluster:
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     for doc in docs:
         if doc["kind"] == "PodDisruptionBudget":
-            doc["apiVersion"] = "policy/v1beta1"  # 1.20 serves no policy/v1
+            doc["apiVersion"] = RELEASE.pdb_api  # 1.20 serves no policy/v1
     (tmp_path / "chart.yaml").write_text(yaml.safe_dump_all(docs))
     core = client.CoreV1Api(api)
     if "stsmesh" not in {n.metadata.name for n in core.list_namespace().items}:

@@ -88,14 +88,14 @@ def per_pod(api: client.ApiClient) -> set[str]:
 
 
 @pytest.fixture
-def controller(cluster: Any, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+def controller(cluster: Any, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start() -> subprocess.Popen[bytes]:
+    def start(*extra: str) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"controller-{len(processes)}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
             [sys.executable, "-m", "webhook", "per-pod-controller", "-n", NS, "--resync", "2", "--mesh", "linkerd",
-             "--kubeconfig", str(cluster.kubeconfig)],
+             "--kubeconfig", str(cluster.kubeconfig), *extra],
             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
         processes.append(process)
@@ -168,6 +168,51 @@ def test_controller_outlives_an_apiserver_restart_and_catches_up(
         scale(api, 3)
         eventually(lambda: per_pod(api) == {"zk-0", "zk-1", "zk-2"}, "scale-up after the restart", timeout=60)
         assert process.poll() is None
+    finally:
+        client.AppsV1Api(api).delete_namespaced_stateful_set("zk", NS, propagation_policy="Background")
+        eventually(lambda: per_pod(api) == set(), "cleaned up", timeout=60)
+
+
+def test_two_controllers_under_leader_election_one_acts_and_the_other_takes_over(
+    api: client.ApiClient, cluster: Any, controller: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Two replicas with --leader-elect: exactly one holds the Lease and acts; killed (SIGKILL: no
+    release), the other takes over within the lease duration and follows a scale-up."""
+    core = client.CoreV1Api(api)
+    names = {n.metadata.name for n in core.list_namespace().items}
+    for namespace in (NS, "e2e-lease"):
+        if namespace not in names:
+            create_namespace(api, namespace)
+    client.AppsV1Api(api).create_namespaced_stateful_set(NS, zk_statefulset(1))
+    election = ("--leader-elect", "--lease-namespace", "e2e-lease", "--lease-seconds", "3")
+    first, second = controller(*election), controller(*election)
+    coordination = client.CoordinationV1Api(api)
+
+    def holder() -> str:
+        try:
+            return str(
+                coordination.read_namespaced_lease("stsmesh-per-pod-controller", "e2e-lease").spec.holder_identity or ""
+            )
+        except client.exceptions.ApiException:
+            return ""
+
+    try:
+        eventually(lambda: per_pod(api) == {"zk-0"} and holder() != "", "a leader and its per-pod Service")
+        leader = holder()
+        pids = {first.pid: first, second.pid: second}
+        leading = pids[int(leader.rsplit("_", 1)[1])]
+        standby = second if leading is first else first
+        logs = sorted(tmp_path.glob("controller-*.log"))
+        assert sum("leads (Lease" in log.read_text() for log in logs) == 1, "exactly one leads"
+        leading.kill()
+        leading.wait(timeout=10)
+        eventually(lambda: holder() not in ("", leader), "the standby takes the Lease", timeout=20)
+        assert int(holder().rsplit("_", 1)[1]) == standby.pid
+        scale(api, 3)
+        eventually(lambda: per_pod(api) == {"zk-0", "zk-1", "zk-2"}, "the new leader follows a scale-up")
+        standby.terminate()
+        standby.wait(timeout=30)
+        assert holder() == "", "a leader stopped by SIGTERM releases the Lease"
     finally:
         client.AppsV1Api(api).delete_namespaced_stateful_set("zk", NS, propagation_policy="Background")
         eventually(lambda: per_pod(api) == set(), "cleaned up", timeout=60)

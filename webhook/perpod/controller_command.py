@@ -29,6 +29,17 @@ def add_parser(commands: Any) -> None:
     c.add_argument("--resync", type=int, default=30, metavar="SECONDS", help="full pass interval (default 30)")
     c.add_argument("--once", action="store_true", help="one reconcile pass, then exit (cron, CI)")
     c.add_argument("--log-format", choices=("text", "json"), default="text")
+    c.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="run as one of several replicas: only the holder of the Lease acts (coordination.k8s.io/v1)",
+    )
+    c.add_argument(
+        "--lease-namespace", default=None, help="the Lease's namespace (default: $POD_NAMESPACE, else stsmesh)"
+    )
+    c.add_argument(
+        "--lease-seconds", type=float, default=15.0, help="lease duration (default 15; renew deadline 2/3 of it)"
+    )
     kube_flags(c)
 
 
@@ -54,9 +65,24 @@ def cmd_per_pod_controller(args: argparse.Namespace, out: TextIO) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    call(
-        lambda: kube.translated(
-            WHAT, api, lambda: perpodctl.run(api, namespaces, hint, resync_seconds=args.resync, stop=stop)
-        )
-    )
+
+    def follow(until: threading.Event) -> None:
+        perpodctl.run(api, namespaces, hint, resync_seconds=args.resync, stop=until)
+
+    if not args.leader_elect:
+        call(lambda: kube.translated(WHAT, api, lambda: follow(stop)))
+        return EXIT_OK
+    if not 1 <= args.lease_seconds <= 300:
+        raise CommandError("--lease-seconds must be between 1 and 300", EXIT_USAGE)
+    import os
+    import socket
+
+    from webhook.perpod.leader import LeaderElector
+
+    namespace = args.lease_namespace or os.environ.get("POD_NAMESPACE") or "stsmesh"
+    identity = f"{os.environ.get('HOSTNAME') or socket.gethostname()}_{os.getpid()}"
+    lease = args.lease_seconds
+    elector = LeaderElector(api, namespace, identity, lease_seconds=lease, renew_deadline_seconds=lease * 2 / 3,
+                            retry_seconds=lease / 7.5)  # fmt: skip
+    elector.run(stop, follow)
     return EXIT_OK
