@@ -46,6 +46,14 @@ class Settings:
     """Request cap: two 3 MiB objects plus envelope, as controller-runtime reasons. 413 above it.
     ``STSMESH_MAX_BODY_BYTES``."""
 
+    request_header_seconds: float = 10.0
+    """How long a request's headers may take from its first byte (the apiserver sends them at once;
+    a client trickling them is closed). ``STSMESH_REQUEST_HEADER_SECONDS``."""
+
+    max_connections: int = 512
+    """Open connections at most; one more is closed when accepted (each holds TLS state and
+    buffers: 512 stay within the Deployment's 256 MiB). ``STSMESH_MAX_CONNECTIONS``."""
+
     keepalive_timeout: float = 120.0
     """Idle keep-alive timeout; above the apiserver's 90 s so the apiserver always closes first.
     ``STSMESH_KEEPALIVE_TIMEOUT``."""
@@ -110,6 +118,8 @@ ENV_VARS: Mapping[str, str] = {
     "cert_reload_seconds": "STSMESH_CERT_RELOAD_SECONDS",
     "max_body_bytes": "STSMESH_MAX_BODY_BYTES",
     "keepalive_timeout": "STSMESH_KEEPALIVE_TIMEOUT",
+    "request_header_seconds": "STSMESH_REQUEST_HEADER_SECONDS",
+    "max_connections": "STSMESH_MAX_CONNECTIONS",
     "shutdown_drain_seconds": "STSMESH_SHUTDOWN_DRAIN_SECONDS",
     "shutdown_timeout_seconds": "STSMESH_SHUTDOWN_TIMEOUT_SECONDS",
     "deadline_margin_seconds": "STSMESH_DEADLINE_MARGIN_SECONDS",
@@ -133,6 +143,8 @@ _BOUNDS: Mapping[str, tuple[float, float]] = {
     "cert_reload_seconds": (0.1, 86400),
     "max_body_bytes": (1024, 1 << 30),
     "keepalive_timeout": (0, 86400),
+    "request_header_seconds": (0.1, 600),
+    "max_connections": (1, 1_000_000),
     "shutdown_drain_seconds": (0, 3600),
     "shutdown_timeout_seconds": (0, 3600),
     "deadline_margin_seconds": (0, 30),

@@ -26,8 +26,9 @@ from aiohttp import web
 from webhook.core.exits import EXIT_USAGE, CommandError
 from webhook.core.settings import Settings
 from webhook.server.apiaccess import ApiAccessError, from_kubeconfig, in_cluster
-from webhook.server.app import IN_FLIGHT_KEY, READINESS_KEY, make_app
+from webhook.server.app import IN_FLIGHT_KEY, METRICS_KEY, READINESS_KEY, make_app
 from webhook.server.clusterview import ClusterView
+from webhook.server.guard import GuardedRunner, RateLimitedLog
 from webhook.server.memory import HeapTrimmer, glibc_malloc_trim
 from webhook.server.selfsigned import write_self_signed
 from webhook.server.tls import server_context
@@ -65,8 +66,12 @@ async def start_server(
 ) -> RunningServer:
     """Make the app and listen on ``settings.host``/``settings.port`` (0: any free port)."""
     app = make_app(settings, ssl_context=ssl_context, view=view)
-    runner = web.AppRunner(
+    metrics = app[METRICS_KEY]
+    runner = GuardedRunner(
         app,
+        header_seconds=settings.request_header_seconds,
+        max_connections=settings.max_connections,
+        refused=RateLimitedLog(lambda reason: metrics.connections_refused.labels(reason=reason).inc()),
         keepalive_timeout=settings.keepalive_timeout,
         shutdown_timeout=settings.shutdown_timeout_seconds,
         access_log=None,  # mutate logs its own line with the uid; probes would flood the log

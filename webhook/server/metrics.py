@@ -84,6 +84,15 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.connections_refused = Counter(
+            "stsmesh_connections_refused_total",
+            "Connections closed by the server's guard: slow-headers (a request's headers not complete in "
+            "time) or too-many-connections.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("slow-headers", "too-many-connections"):
+            self.connections_refused.labels(reason=reason)
         self.catalogue_reloads = Counter(
             "stsmesh_catalogue_reloads_total",
             "User catalogue reloads after the file changed, by result (ok, or error: the previous one stays).",
