@@ -5,6 +5,7 @@ with a hint under every ×. Exit 0 when all pass, 1 when any fails, 5 when the c
 from __future__ import annotations
 
 import argparse
+import base64
 import socket
 import ssl
 import urllib.parse
@@ -18,10 +19,7 @@ from webhook.cluster.preflight import Check
 from webhook.core.exits import EXIT_ATTENTION, EXIT_OK
 from webhook.core.namespaces import (
     CILIUM_SELECTOR,
-    CONSUL_SELECTOR,
-    ISTIOD_SELECTOR,
-    KUMA_SELECTOR,
-    LINKERD_SELECTOR,
+    CONTROL_PLANE_SELECTORS,
     control_planes,
 )
 from webhook.core.shapes import mapping, metadata_text, name_of
@@ -62,23 +60,22 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     if webhook is not None:
         checks.extend(_reachability(api, kube, ours or {}, mapping(webhook.get("clientConfig")), args))
     namespace = args.namespace
+    controller = call(lambda: kube.read_namespaced(api, "Deployment", namespace, CONTROLLER))
     for who, needs in (("server", preflight.SERVER_NEEDS), ("controller", preflight.CONTROLLER_NEEDS)):
         account = f"system:serviceaccount:{namespace}:{'stsmesh' if who == 'server' else CONTROLLER}"
-        if who == "controller" and call(lambda: kube.read_namespaced(api, "Deployment", namespace, CONTROLLER)) is None:
+        if who == "controller" and controller is None:
             continue
         allowed = {need: call(lambda n=need, a=account: kube.may(api, a, *n)) for need in needs}
         checks.append(preflight.rbac(who, allowed))
     checks.append(preflight.namespaces(call(lambda: kube.enabled_namespaces(api))))
     deployments = {
         f"{metadata_text(d, 'namespace')}/{name_of(d)}": d
-        for selector in (ISTIOD_SELECTOR, LINKERD_SELECTOR, KUMA_SELECTOR, CONSUL_SELECTOR)
+        for selector in CONTROL_PLANE_SELECTORS
         for d in call(lambda s=selector: kube.labelled(api, "Deployment", s))
     }
     cilium = bool(call(lambda: kube.labelled(api, "DaemonSet", CILIUM_SELECTOR)))
     checks.append(preflight.control_planes(control_planes(deployments, cilium=cilium)))
-    checks.append(
-        preflight.per_pod_controller(call(lambda: kube.read_namespaced(api, "Deployment", namespace, CONTROLLER)))
-    )
+    checks.append(preflight.per_pod_controller(controller))
     _print(checks, args.output, out)
     return EXIT_OK if all(c.ok for c in checks) else EXIT_ATTENTION
 
@@ -102,8 +99,6 @@ def _reachability(
     secret = call(lambda: kube.read_namespaced(api, "Secret", namespace, args.secret_name))
     served = None
     if secret is not None:
-        import base64
-
         encoded = mapping(secret.get("data")).get("tls.crt")
         served = base64.b64decode(encoded) if isinstance(encoded, str) else None
     endpoints = call(lambda: kube.read_namespaced(api, "Endpoints", namespace, name))
@@ -117,11 +112,8 @@ def _reachability(
 
 def _served_certificate(host: str, port: int) -> bytes | None:
     """The leaf certificate ``host:port`` presents, unverified (the verdict is the caBundle's)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host, port), timeout=3) as raw, context.wrap_socket(raw) as tls:
+        with socket.create_connection((host, port), timeout=3) as raw, _unverified().wrap_socket(raw) as tls:
             der = tls.getpeercert(binary_form=True)
     except OSError:
         return None
@@ -131,14 +123,18 @@ def _served_certificate(host: str, port: int) -> bytes | None:
 def _get(url: str) -> str | None:
     """The body at ``url``, not verifying the certificate: whether the apiserver trusts it is the
     caBundle check's verdict; this one only asks what answers."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(url, context=context, timeout=3) as response:
+        with urllib.request.urlopen(url, context=_unverified(), timeout=3) as response:
             return str(response.read().decode("utf-8", "replace"))
     except (OSError, ValueError):
         return None
+
+
+def _unverified() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _print(checks: list[Check], output: str, out: TextIO) -> None:

@@ -172,6 +172,8 @@ KUMA_SELECTOR = "app=kuma-control-plane"
 CONSUL_SELECTOR = "component=connect-injector"
 CILIUM_SELECTOR = "k8s-app=cilium"
 """The cilium agent DaemonSet (cilium/cilium install/kubernetes/cilium/templates/cilium-agent)."""
+CONTROL_PLANE_SELECTORS = (ISTIOD_SELECTOR, LINKERD_SELECTOR, KUMA_SELECTOR, CONSUL_SELECTOR)
+"""The control-plane Deployments, one list each (a label selector cannot OR across keys)."""
 
 
 def control_planes(

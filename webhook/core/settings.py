@@ -52,7 +52,8 @@ class Settings:
 
     max_connections: int = 512
     """Open connections at most; one more is closed when accepted (each holds TLS state and
-    buffers: 512 stay within the Deployment's 256 MiB). ``STSMESH_MAX_CONNECTIONS``."""
+    buffers, ~275 KB as issue #19 measured: 512 stay within the Deployment's 256 MiB).
+    ``STSMESH_MAX_CONNECTIONS``."""
 
     keepalive_timeout: float = 120.0
     """Idle keep-alive timeout; above the apiserver's 90 s so the apiserver always closes first.

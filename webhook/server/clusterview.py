@@ -20,11 +20,8 @@ from typing import Any
 
 from webhook.core.namespaces import (
     CILIUM_SELECTOR,
-    CONSUL_SELECTOR,
+    CONTROL_PLANE_SELECTORS,
     ISTIO_SYSTEM,
-    ISTIOD_SELECTOR,
-    KUMA_SELECTOR,
-    LINKERD_SELECTOR,
     MeshKnowledge,
     control_planes,
     istio_mesh_delivery,
@@ -64,8 +61,8 @@ class ClusterView:
             )
         self._task: asyncio.Task[None] | None = None
 
-    selectors = (ISTIOD_SELECTOR, LINKERD_SELECTOR, KUMA_SELECTOR, CONSUL_SELECTOR)
-    """The control-plane Deployments, one watch each (a label selector cannot OR across keys)."""
+    selectors = CONTROL_PLANE_SELECTORS
+    """The control-plane Deployments, one watch each."""
 
     @property
     def synced(self) -> bool:

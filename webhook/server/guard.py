@@ -1,7 +1,7 @@
 """Edge: what a slow or greedy client can hold. The apiserver sends a request's headers at once;
 a client that trickles them (slowloris) would otherwise keep a connection, its TLS state and its
-buffers for the whole keep-alive timeout (measured before: 400 such connections took the server
-from 53 to 164 MiB for two minutes). So:
+buffers for the whole keep-alive timeout (issue #19 measured 400 such connections taking the
+server from 53 to 164 MiB for two minutes). So:
 
 * a request's headers must be complete within ``header_seconds`` of its first byte (or of the
   connection, for the first request), else the connection is closed;

@@ -37,7 +37,7 @@ def json_line(time: str, level: str, logger: str, message: str, fields: dict[str
 
 class Clock:
     """``2024-05-01T12:00:00.123Z`` for a Unix time; the part up to the second is formatted once per
-    second (strftime was a quarter of a log line's cost)."""
+    second, not once per line."""
 
     def __init__(self) -> None:
         self._second = -1
